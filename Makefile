@@ -1,0 +1,77 @@
+# The interface: `make run` and `make test` on a fresh machine; the rest are steps of those.
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+FLASK := PORTAL_ENV=$${PORTAL_ENV:-development} $(BIN)/flask --app wsgi
+
+.PHONY: run setup deps dev-deps translations extract-messages db-upgrade db-downgrade db-revision db-check \
+        seed lint test test-sqlite test-postgres test-browser bench clean
+
+run: setup  ## set everything up and serve on http://127.0.0.1:$(PORT)
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+setup: deps translations db-upgrade seed
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.deps: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements-dev.txt $(VENV)/.deps
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+deps: $(VENV)/.deps
+dev-deps: $(VENV)/.dev-deps
+
+translations: deps  ## compile the .po catalogues
+	$(BIN)/pybabel compile --statistics -d portal/translations 2>&1 | grep -v "^$$" || true
+	@test -f portal/translations/mk/LC_MESSAGES/messages.mo
+
+extract-messages: deps  ## refresh messages.pot and merge it into the mk/sq/en catalogues
+	$(BIN)/pybabel extract --no-location --sort-output -F portal/translations/babel.cfg -k _l -k lazy_gettext \
+		-o portal/translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i portal/translations/messages.pot \
+		-d portal/translations
+
+db-upgrade: deps  ## migrate the database (DATABASE_URL, default instance/portal.db) to the newest revision
+	$(FLASK) db upgrade
+
+db-downgrade: deps
+	$(FLASK) db downgrade
+
+db-revision: deps  ## make db-revision MSG="what changed"
+	$(FLASK) db revision -m "$(MSG)"
+
+db-check: deps
+	$(FLASK) db check
+
+seed: deps  ## reference data always; demo data unless PORTAL_ENV=production
+	$(FLASK) seed-reference
+	$(FLASK) seed-demo
+
+lint: dev-deps
+	$(BIN)/ruff check portal tests migrations config.py wsgi.py
+
+test: dev-deps translations lint test-sqlite test-postgres test-browser  ## every check
+
+test-sqlite: dev-deps translations
+	TEST_DATABASE_URL=sqlite $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/browser
+
+test-postgres: dev-deps translations
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-$(PG_TEST_URL)} $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/browser
+
+test-browser: dev-deps translations
+	$(BIN)/pytest -q -p no:cacheprovider tests/browser
+
+bench: dev-deps translations
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) instance/portal.db portal/translations/*/LC_MESSAGES/*.mo

@@ -1,0 +1,168 @@
+"""Who may do what: one function per permission, `(user, object) -> bool`.
+
+Routes use `role_required` / `permission_required` as the first check; services call the same
+functions again on the object itself, so a permission is never decided in a template or route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import abort
+from flask_login import current_user
+
+from portal.extensions import login_manager
+from portal.models import Organisation, OrgKind, Role, User
+
+
+def _active(user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+def is_admin(user: Any) -> bool:
+    return _active(user) and user.role == Role.ADMIN
+
+
+def is_ministry(user: Any) -> bool:
+    return _active(user) and user.is_ministry
+
+
+# Users and organisations -------------------------------------------------------------
+
+def can_manage_users(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_manage_organisations(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_verify_providers(user: Any) -> bool:
+    """Ministry administrators and reviewers verify providers' registrations and licences."""
+    return _active(user) and user.role in (Role.ADMIN, Role.REVIEWER)
+
+
+def can_list_organisations(user: Any) -> bool:
+    return can_verify_providers(user)
+
+
+def can_view_organisation(user: Any, org: Organisation) -> bool:
+    """Members see their own organisation; ministry staff see every organisation."""
+    return _active(user) and (user.is_ministry or user.organisation_id == org.id)
+
+
+def can_edit_organisation(user: Any, org: Organisation) -> bool:
+    """Administrators edit any organisation; provider staff edit their own profile."""
+    if is_admin(user):
+        return True
+    return (
+        _active(user)
+        and user.role == Role.PROVIDER
+        and org.kind == OrgKind.PROVIDER
+        and user.organisation_id == org.id
+    )
+
+
+def can_verify_provider(user: Any, org: Organisation) -> bool:
+    return can_verify_providers(user) and org.kind == OrgKind.PROVIDER
+
+
+def can_submit_for_organisation(user: Any, org: Organisation) -> bool:
+    """Pending providers may prepare drafts but submit nothing until verified."""
+    return _active(user) and user.organisation_id == org.id and org.is_verified
+
+
+def can_view_user(user: Any, target: User) -> bool:
+    return is_admin(user)
+
+
+# Documents ---------------------------------------------------------------------------------------
+
+def can_upload_document(user: Any, owner: Organisation) -> bool:
+    """Members of the owning organisation attach evidence; administrators may add on their behalf."""
+    if is_admin(user):
+        return True
+    return (_active(user) and user.organisation_id == owner.id
+            and user.role in (Role.PROVIDER, Role.MUNICIPALITY))
+
+
+def can_download_document(user: Any, document: Any) -> bool:
+    """The owning organisation and the ministry; never monitors (they receive aggregates only,
+    and personal evidence such as payroll must not reach them)."""
+    if document.object_type == "call" and not document.personal:
+        return True  # the texts and annexes of a call are public
+    if not _active(user) or user.role == Role.MONITOR:
+        return False
+    return user.is_ministry or user.organisation_id == document.owner_organisation_id
+
+
+# Calls ------------------------------------------------------------------------------------------
+
+def can_manage_calls(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_prepare_eoi(user: Any) -> bool:
+    return _active(user) and user.role == Role.MUNICIPALITY
+
+
+def can_edit_eoi(user: Any, eoi: Any) -> bool:
+    """Only officers of the municipality that owns it."""
+    return can_prepare_eoi(user) and user.organisation_id == eoi.organisation_id
+
+
+def can_screen_eois(user: Any) -> bool:
+    return _active(user) and user.role in (Role.ADMIN, Role.REVIEWER)
+
+
+def can_view_eoi(user: Any, eoi: Any) -> bool:
+    """The municipality sees its own; the ministry sees it once submitted (drafts stay private)."""
+    from portal.models import EoiStatus
+
+    if can_edit_eoi(user, eoi):
+        return True
+    return _active(user) and user.is_ministry and eoi.status != EoiStatus.DRAFT
+
+
+# Reference data and audit ---------------------------------------------------------------
+
+def can_manage_reference(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_view_audit(user: Any) -> bool:
+    return is_admin(user)
+
+
+# Route decorators --------------------------------------------------------------------------
+
+def role_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if roles and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def permission_required(check: Callable[[Any], bool]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not check(current_user):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,46 @@
+"""Flask-Login wiring: a session is valid only while its version matches the user's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask, session
+from flask_babel import lazy_gettext as _l
+from flask_login import login_user
+
+from portal.extensions import login_manager
+
+
+def init_login(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # sessions are versioned server-side instead
+
+    @login_manager.user_loader
+    def _load(user_id: str):
+        from portal.db import db
+        from portal.models import User
+
+        try:
+            raw_id, raw_version = user_id.split(":", 1)
+            uid, version = int(raw_id), int(raw_version)
+        except ValueError:
+            return None
+        user = db.get(User, uid)
+        if user is None or not user.is_active or user.session_version != version:
+            return None
+        return user
+
+
+def start_session(user) -> None:
+    """A fresh session at login: nothing from before survives."""
+    lang = session.get("lang")
+    session.clear()
+    now = datetime.now(UTC).timestamp()
+    login_user(user, remember=False, fresh=True)
+    session["started_at"] = now
+    session["seen_at"] = now
+    if lang:
+        session["lang"] = lang

@@ -1,0 +1,346 @@
+"""The programme and its calls: creation, the envelope rule, publication, amendments, rubric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from portal import access, audit, clock
+from portal.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
+from portal.models import Call, CallAmendment, CallKind, CallStatus, ExchangeRate, Programme, RubricCriterion, ServiceType, User
+
+DEFAULT_ENVELOPE = Decimal("10800000.00")
+DEFAULT_RATE = Decimal("61.5000")
+CENT = Decimal("0.01")
+
+CALL_FIELDS = ["kind", "title_mk", "title_sq", "title_en", "description_mk", "description_sq", "description_en",
+               "opens_at", "closes_at", "allocation_eur", "grant_ceiling_eur", "min_cofinancing_pct",
+               "required_documents", "linked_call_id", "status"]
+
+
+def ensure_programme(session: Session) -> Programme:
+    """The programme row and a first exchange rate (idempotent; part of the reference data)."""
+    programme = session.scalar(sa.select(Programme).order_by(Programme.id))
+    if programme is None:
+        programme = Programme(name="Social Services Improvement Project (SSIP)", loan_reference="IBRD 8902-MK / P162246",
+                              envelope_eur=DEFAULT_ENVELOPE)
+        session.add(programme)
+    if session.scalar(sa.select(ExchangeRate.id).limit(1)) is None:
+        session.add(ExchangeRate(valid_from=date(2018, 1, 1), eur_mkd=DEFAULT_RATE))
+    session.flush()
+    return programme
+
+
+def get_programme(session: Session, *, for_update: bool = False) -> Programme:
+    query = sa.select(Programme).order_by(Programme.id).limit(1)
+    if for_update:
+        query = query.with_for_update()
+    programme = session.scalar(query)
+    return programme if programme is not None else ensure_programme(session)
+
+
+def rate_on(session: Session, day: date) -> Decimal:
+    rate = session.scalar(sa.select(ExchangeRate.eur_mkd).where(ExchangeRate.valid_from <= day)
+                          .order_by(ExchangeRate.valid_from.desc()).limit(1))
+    return rate or DEFAULT_RATE
+
+
+def to_mkd(session: Session, amount: Decimal | None, day: date | None = None) -> Decimal | None:
+    if amount is None:
+        return None
+    return (amount * rate_on(session, day or clock.now().date())).quantize(CENT)
+
+
+def allocated_total(session: Session, exclude_call_id: int | None = None) -> Decimal:
+    query = sa.select(sa.func.coalesce(sa.func.sum(Call.allocation_eur), 0))
+    if exclude_call_id:
+        query = query.where(Call.id != exclude_call_id)
+    return Decimal(session.scalar(query) or 0)
+
+
+def parse_money(value: Any, field_name: str, errors: dict, *, required: bool = True) -> Decimal | None:
+    if value in (None, ""):
+        if required:
+            errors[field_name] = [_("Enter an amount in euro, for example 250000.00.")]
+        return None
+    try:
+        amount = Decimal(str(value).replace(" ", "").replace(",", "."))
+    except InvalidOperation:
+        errors[field_name] = [_("Enter an amount in euro, for example 250000.00.")]
+        return None
+    if amount < 0 or amount != amount.quantize(CENT) or not amount.is_finite():
+        errors[field_name] = [_("Enter a positive amount with at most two decimals.")]
+        return None
+    return amount
+
+
+@dataclass
+class CallData:
+    kind: CallKind
+    title_mk: str
+    title_sq: str
+    title_en: str
+    description_mk: str
+    description_sq: str
+    description_en: str
+    opens_at: datetime  # UTC
+    closes_at: datetime  # UTC
+    allocation_eur: Decimal
+    grant_ceiling_eur: Decimal | None
+    min_cofinancing_pct: Decimal
+    service_type_ids: list[int]
+    required_documents: list[str] = field(default_factory=list)
+    linked_call_id: int | None = None
+    amendment_note: str = ""
+
+
+def _validate(session: Session, data: CallData, call: Call | None) -> None:
+    errors: dict[str, list[str]] = {}
+    for lang in ("mk", "sq", "en"):
+        if not getattr(data, f"title_{lang}").strip():
+            errors[f"title_{lang}"] = [_("Enter the title in every language.")]
+    if data.closes_at <= data.opens_at:
+        errors["closes_at"] = [_("The call must close after it opens.")]
+    if not 0 <= data.min_cofinancing_pct <= 100:
+        errors["min_cofinancing_pct"] = [_("Enter a percentage between 0 and 100.")]
+    if not data.service_type_ids:
+        errors["service_type_ids"] = [_("Choose at least one eligible service type.")]
+    elif session.scalar(sa.select(sa.func.count()).where(ServiceType.id.in_(data.service_type_ids))) != len(
+            set(data.service_type_ids)):
+        errors["service_type_ids"] = [_("Choose service types from the list.")]
+    if data.kind == CallKind.GRANT and data.linked_call_id:
+        linked = session.get(Call, data.linked_call_id)
+        if linked is None or linked.kind != CallKind.EOI:
+            errors["linked_call_id"] = [_("Choose a call for expressions of interest.")]
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    programme = get_programme(session, for_update=True)  # serialises allocation changes on PostgreSQL
+    others = allocated_total(session, exclude_call_id=call.id if call else None)
+    if others + data.allocation_eur > programme.envelope_eur:
+        raise ValidationFailed(field_errors={"allocation_eur": [
+            _("The calls together may not exceed the envelope: at most %(free)s EUR is still unallocated.",
+              free=f"{programme.envelope_eur - others:,.2f}")]})
+
+
+def _apply(session: Session, call: Call, data: CallData) -> None:
+    call.kind = data.kind
+    for name in ("title_mk", "title_sq", "title_en", "description_mk", "description_sq", "description_en"):
+        setattr(call, name, getattr(data, name).strip())
+    call.opens_at, call.closes_at = data.opens_at, data.closes_at
+    call.allocation_eur = data.allocation_eur
+    call.grant_ceiling_eur = data.grant_ceiling_eur
+    call.min_cofinancing_pct = data.min_cofinancing_pct
+    call.required_documents = list(data.required_documents)
+    call.linked_call_id = data.linked_call_id if data.kind == CallKind.GRANT else None
+    call.service_types = list(session.scalars(sa.select(ServiceType).where(ServiceType.id.in_(data.service_type_ids))))
+
+
+def _snapshot(call: Call) -> dict[str, Any]:
+    values = audit.snapshot(call, CALL_FIELDS)
+    values["service_types"] = sorted(st.code for st in call.service_types)
+    return values
+
+
+def next_reference(session: Session, kind: CallKind, year: int) -> str:
+    prefix = f"{'EOI' if kind == CallKind.EOI else 'GRANT'}-{year}-"
+    existing = session.scalars(sa.select(Call.reference).where(Call.reference.like(prefix + "%"))).all()
+    number = max((int(ref.rsplit("-", 1)[1]) for ref in existing), default=0) + 1
+    return f"{prefix}{number:02d}"
+
+
+def create_call(session: Session, actor: User, data: CallData) -> Call:
+    if not access.can_manage_calls(actor):
+        raise NotAllowed()
+    _validate(session, data, None)
+    programme = get_programme(session)
+    call = Call(programme_id=programme.id, reference=next_reference(session, data.kind, clock.now().year),
+                kind=data.kind, title_mk="", title_sq="", title_en="", opens_at=data.opens_at,
+                closes_at=data.closes_at, allocation_eur=data.allocation_eur)
+    _apply(session, call, data)
+    session.add(call)
+    session.flush()
+    audit.record(session, actor, "call.created", call, after=_snapshot(call))
+    return call
+
+
+def update_call(session: Session, actor: User, call: Call, data: CallData, version_id: int) -> Call:
+    """Drafts change freely; a change to a published call is recorded as an amendment that
+    applicants see. Decided calls no longer change."""
+    if not access.can_manage_calls(actor):
+        raise NotAllowed()
+    if version_id != call.version_id:
+        raise Conflict()
+    if call.status == CallStatus.DECIDED:
+        raise InvalidTransition(_("A decided call can no longer be changed."))
+    if call.status != CallStatus.DRAFT and data.kind != call.kind:
+        raise ValidationFailed(field_errors={"kind": [_("The kind of a published call cannot change.")]})
+    if call.status != CallStatus.DRAFT and not data.amendment_note.strip():
+        raise ValidationFailed(field_errors={"amendment_note": [
+            _("Explain the change: applicants read this note with the amendment.")]})
+    _validate(session, data, call)
+    before = _snapshot(call)
+    _apply(session, call, data)
+    after = _snapshot(call)
+    changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
+    if not changed:
+        return call
+    if call.status != CallStatus.DRAFT:
+        session.add(CallAmendment(call=call, actor_id=actor.id, note=data.amendment_note.strip(), changes=changed))
+    try:
+        session.flush()
+    except sa.orm.exc.StaleDataError:
+        raise Conflict() from None
+    audit.record(session, actor, "call.amended" if call.status != CallStatus.DRAFT else "call.updated", call,
+                 before=before, after=after)
+    return call
+
+
+TRANSITIONS = {
+    (CallStatus.DRAFT, CallStatus.PUBLISHED): "call.published",
+    (CallStatus.PUBLISHED, CallStatus.CLOSED): "call.closed",
+    (CallStatus.CLOSED, CallStatus.DECIDED): "call.decided",
+}
+
+
+def change_status(session: Session, actor: User, call: Call, wanted: CallStatus) -> Call:
+    if not access.can_manage_calls(actor):
+        raise NotAllowed()
+    action = TRANSITIONS.get((call.status, wanted))
+    if action is None:
+        raise InvalidTransition(_("A call that is %(current)s cannot become %(wanted)s.",
+                                  current=status_label(call.status), wanted=status_label(wanted)))
+    now = clock.now()
+    if wanted == CallStatus.PUBLISHED:
+        if call.closes_at <= now:
+            raise InvalidTransition(_("The closing date has passed. Move it into the future before publishing."))
+        if call.kind == CallKind.GRANT and not call.criteria:
+            raise InvalidTransition(_("A call for grant applications needs a scoring rubric before it is published."))
+        call.published_at = now
+    if wanted == CallStatus.CLOSED and now < call.closes_at:
+        raise InvalidTransition(_("The call is still open until its closing date; it can be closed after that."))
+    before = {"status": call.status.value}
+    call.status = wanted
+    audit.record(session, actor, action, call, before=before, after={"status": wanted.value})
+    return call
+
+
+def status_label(status: CallStatus) -> str:
+    return {
+        CallStatus.DRAFT: _("draft"),
+        CallStatus.PUBLISHED: _("published"),
+        CallStatus.CLOSED: _("closed"),
+        CallStatus.DECIDED: _("decided"),
+    }[status]
+
+
+def kind_label(kind: CallKind) -> str:
+    return {CallKind.EOI: _("Call for expressions of interest (municipalities)"),
+            CallKind.GRANT: _("Call for grant applications (service providers)")}[kind]
+
+
+def rubric_locked(session: Session, call: Call) -> bool:
+    """The rubric is editable until the first score is recorded (scores arrive with the review
+    capability; until then nothing locks it)."""
+    return False
+
+
+@dataclass
+class CriterionData:
+    name_mk: str
+    name_sq: str
+    name_en: str
+    description: str
+    max_score: Decimal
+    weight: Decimal
+
+
+def set_rubric(session: Session, actor: User, call: Call, rows: list[CriterionData]) -> Call:
+    if not access.can_manage_calls(actor):
+        raise NotAllowed()
+    if rubric_locked(session, call):
+        raise InvalidTransition(_("Scores have been recorded: the rubric can no longer change."))
+    if call.status == CallStatus.DECIDED:
+        raise InvalidTransition(_("A decided call can no longer be changed."))
+    errors: dict[str, list[str]] = {}
+    for index, row in enumerate(rows):
+        if not (row.name_mk.strip() and row.name_sq.strip() and row.name_en.strip()):
+            errors[f"criteria-{index}-name_mk"] = [_("Row %(n)d: enter the criterion's name in every language.", n=index + 1)]
+        if row.max_score <= 0 or row.weight <= 0:
+            errors[f"criteria-{index}-max_score"] = [_("Row %(n)d: the maximum score and the weight must be above zero.",
+                                                       n=index + 1)]
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    before = [{"name": c.name_en, "max": str(c.max_score), "weight": str(c.weight)} for c in call.criteria]
+    call.criteria = [RubricCriterion(position=i, name_mk=r.name_mk.strip(), name_sq=r.name_sq.strip(),
+                                     name_en=r.name_en.strip(), description=r.description.strip(),
+                                     max_score=r.max_score, weight=r.weight) for i, r in enumerate(rows)]
+    after = [{"name": r.name_en.strip(), "max": str(r.max_score), "weight": str(r.weight)} for r in rows]
+    if before != after and call.status != CallStatus.DRAFT:
+        session.add(CallAmendment(call=call, actor_id=actor.id, note=_("The scoring rubric was changed."),
+                                  changes={"rubric": {"before": before, "after": after}}))
+    session.flush()
+    audit.record(session, actor, "call.rubric_set", call, before={"criteria": before}, after={"criteria": after})
+    return call
+
+
+def public_calls(session: Session) -> list[Call]:
+    return list(session.scalars(
+        sa.select(Call).where(Call.status != CallStatus.DRAFT)
+        .options(sa.orm.selectinload(Call.service_types))
+        .order_by(Call.closes_at.desc())))
+
+
+def all_calls(session: Session) -> list[Call]:
+    return list(session.scalars(sa.select(Call).order_by(Call.created_at.desc())))
+
+
+def envelope_summary(session: Session) -> dict[str, Decimal]:
+    programme = get_programme(session)
+    allocated = allocated_total(session)
+    return {"envelope": programme.envelope_eur, "allocated": allocated, "unallocated": programme.envelope_eur - allocated}
+
+
+def update_programme(session: Session, actor: User, name: str, loan_reference: str, envelope_text: str,
+                     version_id: int) -> Programme:
+    if not access.can_manage_calls(actor):
+        raise NotAllowed()
+    programme = get_programme(session, for_update=True)
+    if version_id != programme.version_id:
+        raise Conflict()
+    errors: dict[str, list[str]] = {}
+    envelope = parse_money(envelope_text, "envelope_eur", errors)
+    if envelope is not None and envelope < allocated_total(session):
+        errors["envelope_eur"] = [_("The envelope cannot be smaller than what the calls already hold (%(total)s EUR).",
+                                    total=f"{allocated_total(session):,.2f}")]
+    if envelope is not None and envelope <= 0:
+        errors["envelope_eur"] = [_("Enter a positive amount with at most two decimals.")]
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    before = audit.snapshot(programme, ["name", "loan_reference", "envelope_eur"])
+    programme.name, programme.loan_reference, programme.envelope_eur = name.strip(), loan_reference.strip(), envelope
+    after = audit.snapshot(programme, ["name", "loan_reference", "envelope_eur"])
+    if before != after:
+        audit.record(session, actor, "programme.updated", programme, before=before, after=after)
+    return programme
+
+
+def add_rate(session: Session, actor: User, valid_from: date, eur_mkd: Decimal) -> ExchangeRate:
+    if not access.can_manage_calls(actor):
+        raise NotAllowed()
+    if session.scalar(sa.select(ExchangeRate.id).where(ExchangeRate.valid_from == valid_from)) is not None:
+        raise ValidationFailed(field_errors={"valid_from": [_("A rate from this date exists already.")]})
+    rate = ExchangeRate(valid_from=valid_from, eur_mkd=eur_mkd)
+    session.add(rate)
+    session.flush()
+    audit.record(session, actor, "exchange_rate.added", rate, after={"valid_from": valid_from, "eur_mkd": eur_mkd})
+    return rate
+
+
+def rates(session: Session) -> list[ExchangeRate]:
+    return list(session.scalars(sa.select(ExchangeRate).order_by(ExchangeRate.valid_from.desc())))

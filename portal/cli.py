@@ -1,0 +1,143 @@
+"""Command-line tasks: `flask --app wsgi <command>`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from flask import Flask, current_app
+
+from config import BASE_DIR
+
+MIGRATIONS = BASE_DIR / "migrations"
+
+
+def alembic_config(url: str | None = None) -> AlembicConfig:
+    cfg = AlembicConfig(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", (url or current_app.config["DATABASE_URL"]).replace("%", "%%"))
+    return cfg
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.group("db")
+    def db_group() -> None:
+        """Database migrations (Alembic)."""
+
+    @db_group.command("upgrade")
+    @click.argument("revision", default="head")
+    def upgrade(revision: str) -> None:
+        """Upgrade the database to REVISION (default: head)."""
+        _ensure_sqlite_dir(current_app.config["DATABASE_URL"])
+        command.upgrade(alembic_config(), revision)
+
+    @db_group.command("downgrade")
+    @click.argument("revision", default="-1")
+    def downgrade(revision: str) -> None:
+        """Downgrade the database to REVISION (default: one step back)."""
+        command.downgrade(alembic_config(), revision)
+
+    @db_group.command("current")
+    def current() -> None:
+        command.current(alembic_config(), verbose=True)
+
+    @db_group.command("heads")
+    def heads() -> None:
+        command.heads(alembic_config(), verbose=True)
+
+    @db_group.command("check")
+    def check() -> None:
+        """Fail if the models and the migrations disagree."""
+        command.check(alembic_config())
+
+    @db_group.command("revision")
+    @click.option("-m", "--message", required=True)
+    def revision(message: str) -> None:
+        """Autogenerate a new revision from the models."""
+        command.revision(alembic_config(), message=message, autogenerate=True)
+
+    @app.cli.command("seed-reference")
+    def seed_reference() -> None:
+        """Load regions, local governments and catalogues (idempotent)."""
+        from portal.db import db
+        from portal.reference.services import load_reference_data
+
+        added = load_reference_data(db)
+        db.commit()
+        click.echo("reference data: " + ", ".join(f"{k} +{v}" for k, v in added.items()))
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Load the demo organisations, accounts and story (never in production)."""
+        from portal.db import db
+        from portal.demo import seed_demo as run
+
+        if current_app.config["PORTAL_ENV"] == "production":
+            raise click.ClickException("Demo data is never loaded in production (PORTAL_ENV=production).")
+        created = run(db)
+        db.commit()
+        click.echo(f"demo data: {created} new records" if created else "demo data: already present, nothing changed")
+
+    @app.cli.command("create-admin")
+    @click.option("--email", prompt=True)
+    @click.option("--name", "full_name", prompt="Full name")
+    @click.option("--organisation", default="", help="Ministry name (used when no ministry exists yet).")
+    @click.password_option(confirmation_prompt=True)
+    def create_admin(email: str, full_name: str, organisation: str, password: str) -> None:
+        """Create the first administrator (and the ministry organisation if missing)."""
+        from portal.auth.services import create_administrator
+        from portal.db import db
+        from portal.errors import ValidationFailed
+
+        try:
+            user = create_administrator(db, email, full_name, password, organisation)
+        except ValidationFailed as exc:
+            messages = [str(m) for msgs in exc.field_errors.values() for m in msgs] or [str(exc.message)]
+            raise click.ClickException(" ".join(messages)) from None
+        db.commit()
+        click.echo(f"administrator {user.email} created in {user.organisation.name}")
+
+    @app.cli.command("send-mail")
+    def send_mail() -> None:
+        """Deliver pending messages from the outbox (run from cron to retry failures)."""
+        from portal.db import db
+        from portal.mail import deliver_pending
+
+        sent, failed = deliver_pending(db, limit=500)
+        click.echo(f"sent {sent}, failed {failed}")
+
+    @app.cli.command("storage-check")
+    def storage_check() -> None:
+        """Write, read and delete a probe object; report what is configured."""
+        import io
+        import uuid
+
+        from portal.documents.storage import get_storage
+
+        storage = get_storage()
+        click.echo(f"storage: {storage.description}")
+        key = f"healthcheck/{uuid.uuid4().hex}"
+        payload = b"portal storage probe " + key.encode()
+        storage.put(key, io.BytesIO(payload), "text/plain")
+        try:
+            if b"".join(storage.open(key)) != payload:
+                raise click.ClickException("the probe object read back differs from what was written")
+        finally:
+            storage.delete(key)
+        click.echo(f"write, read and delete of {key}: ok")
+
+    @app.cli.command("check-db")
+    def check_db() -> None:
+        """Exit non-zero when the database does not answer."""
+        from portal.db import db
+
+        db.execute(sa.text("SELECT 1"))
+        click.echo("database ok")

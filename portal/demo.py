@@ -1,0 +1,285 @@
+"""Demo data: a believable start of the programme, in Macedonian. Only `flask seed-demo` loads it.
+
+Idempotent: each record is looked up by a natural key first, so a second run adds nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.auth.passwords import hash_password
+from portal.db import utcnow
+from portal.models import LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Role, User
+from portal.organisations.services import edb_check_digit
+
+DEMO_PASSWORD = "demo-portal-2026"
+MINISTRY_NAME = "Министерство за социјална политика, демографија и млади"
+
+
+def edb(first12: str) -> str:
+    return first12 + str(edb_check_digit(first12))
+
+
+# (English name of the local government, organisation name)
+MUNICIPALITIES = [
+    ("Kumanovo", "Општина Куманово"),
+    ("Tetovo", "Општина Тетово"),
+    ("Bitola", "Општина Битола"),
+    ("Štip", "Општина Штип"),
+    ("Strumica", "Општина Струмица"),
+    ("Ohrid", "Општина Охрид"),
+    ("Gostivar", "Општина Гостивар"),
+    ("Veles", "Општина Велес"),
+]
+
+# (tax number stem, name, legal form, status, city, licence start offset days, licence length days)
+PROVIDERS = [
+    ("403001234567", "Здружение за помош и нега „Достоинство“ Куманово", LegalForm.ASSOCIATION,
+     OrgStatus.VERIFIED, "Куманово", -400, 1800),
+    ("405000987654", "„Сончев зрак“ ДООЕЛ Битола", LegalForm.COMPANY, OrgStatus.VERIFIED, "Битола", -200, 1600),
+    ("402800112233", "Shoqata „Bashkë“ / Здружение „Заедно“ Тетово", LegalForm.ASSOCIATION, OrgStatus.PENDING,
+     "Тетово", -30, 1800),
+    ("403100445566", "Центар за дневен престој „Надеж“ Штип", LegalForm.ASSOCIATION, OrgStatus.PENDING,
+     "Штип", -1790, 1830),
+]
+
+CONTACTS = {"403001234567": "Билјана Јованова", "405000987654": "Горан Талевски",
+            "402800112233": "Merita Rexhepi", "403100445566": "Снежана Митева"}
+
+# (email, full name, role, organisation key)
+USERS = [
+    ("admin@demo.example", "Марија Николовска", Role.ADMIN, "ministry"),
+    ("reviewer@demo.example", "Александар Стојанов", Role.REVIEWER, "ministry"),
+    ("finance@demo.example", "Елена Трајковска", Role.FINANCE, "ministry"),
+    ("kumanovo@demo.example", "Драган Ристовски", Role.MUNICIPALITY, "Kumanovo"),
+    ("tetovo@demo.example", "Arben Memeti", Role.MUNICIPALITY, "Tetovo"),
+    ("bitola@demo.example", "Весна Петровска", Role.MUNICIPALITY, "Bitola"),
+    ("provider@demo.example", "Билјана Јованова", Role.PROVIDER, "403001234567"),
+    ("soncev.zrak@demo.example", "Горан Талевски", Role.PROVIDER, "405000987654"),
+    ("bashke@demo.example", "Merita Rexhepi", Role.PROVIDER, "402800112233"),
+    ("monitor@demo.example", "Sarah Collins", Role.MONITOR, "monitor"),
+]
+
+
+def seed_demo(session: Session) -> int:
+    created = 0
+    today = utcnow().date()
+    orgs: dict[str, Organisation] = {}
+
+    def get_or_add(key: str, lookup: sa.Select, factory) -> Organisation:
+        nonlocal created
+        org = session.scalar(lookup)
+        if org is None:
+            org = factory()
+            session.add(org)
+            session.flush()
+            audit.record(session, None, "organisation.created", org, actor_email="seed-demo")
+            created += 1
+        orgs[key] = org
+        return org
+
+    get_or_add("ministry", sa.select(Organisation).where(Organisation.kind == OrgKind.MINISTRY).order_by(Organisation.id),
+               lambda: Organisation(kind=OrgKind.MINISTRY, name=MINISTRY_NAME, city="Скопје",
+                                    address="ул. Даме Груев бр. 14", contact_email="info@demo.example"))
+    get_or_add("monitor", sa.select(Organisation).where(Organisation.kind == OrgKind.MONITOR).order_by(Organisation.id),
+               lambda: Organisation(kind=OrgKind.MONITOR, name="World Bank — SSIP task team (P162246)",
+                                    city="Skopje", contact_email="ssip-monitoring@demo.example"))
+    municipality_ids = dict(session.execute(sa.select(Municipality.name_en, Municipality.id)).all())
+    for code, name in MUNICIPALITIES:
+        mid = municipality_ids[code]
+        get_or_add(code, sa.select(Organisation).where(Organisation.municipality_id == mid),
+                   lambda mid=mid, name=name: Organisation(kind=OrgKind.MUNICIPALITY, name=name, municipality_id=mid,
+                                                           contact_email="socijalna@demo.example"))
+    for stem, name, form, status, city, start, length in PROVIDERS:
+        tax = edb(stem)
+        valid_from = today + timedelta(days=start)
+        get_or_add(stem, sa.select(Organisation).where(Organisation.tax_number == tax),
+                   lambda tax=tax, name=name, form=form, status=status, city=city, valid_from=valid_from, length=length, stem=stem:
+                   Organisation(kind=OrgKind.PROVIDER, name=name, tax_number=tax, legal_form=form, status=status,
+                                licence_number=f"УП-{tax[-5:]}/{valid_from.year}", licence_valid_from=valid_from,
+                                licence_valid_until=valid_from + timedelta(days=length), city=city,
+                                address="ул. Македонија бр. 1", contact_email="kontakt@demo.example",
+                                contact_person=CONTACTS[stem],
+                                contact_phone="+389 70 000 000",
+                                verified_at=utcnow() if status == OrgStatus.VERIFIED else None))
+    password_hash = None
+    existing = set(session.scalars(sa.select(User.email).where(User.email.like("%@demo.example"))))
+    for email, full_name, role, key in USERS:
+        if email in existing:
+            continue
+        password_hash = password_hash or hash_password(DEMO_PASSWORD)
+        user = User(email=email, full_name=full_name, role=role, organisation=orgs[key],
+                    password_hash=password_hash, activated_at=utcnow(),
+                    preferred_language="sq" if email in ("tetovo@demo.example", "bashke@demo.example") else
+                    "en" if role == Role.MONITOR else "mk")
+        session.add(user)
+        session.flush()
+        audit.record(session, None, "user.created", user, actor_email="seed-demo")
+        created += 1
+    created += _demo_documents(session, orgs)
+    created += _demo_calls(session, orgs)
+    # One invitation still waiting, so the admin's list shows that state too.
+    if session.scalar(sa.select(User.id).where(User.email == "nova.sorabotnicka@demo.example")) is None:
+        session.add(User(email="nova.sorabotnicka@demo.example", full_name="Ана Димитрова", role=Role.REVIEWER,
+                         organisation=orgs["ministry"]))
+        created += 1
+    session.flush()
+    return created
+
+
+def demo_pdf(title: str, lines: list[str]) -> bytes:
+    """A small, valid one-page PDF (ASCII text) standing in for a scanned document."""
+    text = " ".join(f"({line.replace('(', '[').replace(')', ']')}) Tj T*" for line in [title, "", *lines])
+    stream = f"BT /F1 12 Tf 14 TL 72 760 Td {text} ET".encode("latin-1", "replace")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+        b"/Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer << /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def _demo_documents(session: Session, orgs: dict[str, Organisation]) -> int:
+    """The verified providers' licences and statutes, uploaded through the document service."""
+    import io
+
+    from portal.documents import services as documents
+
+    added = 0
+    for stem in ("403001234567", "405000987654"):
+        org = orgs[stem]
+        if documents.documents_for(session, "organisation", org.id):
+            continue
+        uploader = session.scalar(sa.select(User).where(User.organisation_id == org.id).order_by(User.id))
+        for purpose, title in (("licence", "Licence for providing social services"), ("statute", "Statute")):
+            content = demo_pdf(title, [f"Organisation tax number: {org.tax_number}",
+                                       f"Licence: {org.licence_number}", "Demo document - not a real licence."])
+            documents.upload(session, uploader, owner=org, object_type="organisation", object_id=org.id,
+                             purpose=purpose, stream=io.BytesIO(content), filename=f"{purpose}-{org.tax_number}.pdf")
+            added += 1
+    return added
+
+
+EOI_STORY = [
+    # (municipality, officer email, officer name, people in need, [(service code, per month, annual cost, partners)],
+    #  co-financing EUR, %, needs, target groups, what happens next)
+    ("Bitola", "bitola@demo.example", None, 540, [("home_help_care", 80, "168000.00", "„Сончев зрак“ ДООЕЛ Битола"),
+                                                  ("day_centre_ageing", 40, "96000.00", "")],
+     "26400.00", "10.00", "Над 3.000 лица постари од 80 години живеат сами; листата на чекање во ЦСР Битола е 210 лица.",
+     "Стари лица што живеат сами, лица со попреченост", "accepted"),
+    ("Tetovo", "tetovo@demo.example", None, 610, [("personal_assistance", 45, "118000.00", "Shoqata „Bashkë“"),
+                                                  ("home_help_care", 70, "139000.00", "")],
+     "25700.00", "10.00", "Во руралните населби на Тетово нема услуги во домот; 610 лица се проценети како потребни.",
+     "Лица со попреченост, стари лица, ромски семејства", "clarification"),
+    ("Štip", "stip@demo.example", "Кирил Ангелов", 260, [("day_centre_disability", 30, "84000.00", "")],
+     "12600.00", "15.00", "Дневниот центар за лица со попреченост би опслужувал и Карбинци.", "Млади лица со попреченост",
+     "submitted"),
+    ("Strumica", "strumica@demo.example", "Македонка Стојанова", 330, [("home_help_care", 50, "102000.00", "")],
+     "10200.00", "10.00", "Проценка на ЦСР Струмица: 330 лица со потреба од помош во домот.", "Стари лица", "submitted"),
+    ("Ohrid", "ohrid@demo.example", "Никола Јанкуловски", 180, [("small_group_home", 6, "72000.00", "")],
+     "14400.00", "20.00", "Деинституционализација: шест лица од институција ќе живеат во мал групен дом.",
+     "Лица со интелектуална попреченост", "submitted"),
+]
+
+
+def _demo_calls(session: Session, orgs: dict[str, Organisation]) -> int:
+    """An open call for expressions of interest with municipalities at every step, and a draft
+    grant call with its rubric. Kumanovo has not started yet (the guided tour starts there)."""
+    from decimal import Decimal
+
+    from portal.calls import services as calls
+    from portal.eois import services as eois
+    from portal.models import Call, CallKind, CallStatus, ServiceType
+
+    if session.scalar(sa.select(Call.id).limit(1)) is not None:
+        return 0
+    admin = session.scalar(sa.select(User).where(User.email == "admin@demo.example"))
+    reviewer = session.scalar(sa.select(User).where(User.email == "reviewer@demo.example"))
+    types = {t.code: t.id for t in session.scalars(sa.select(ServiceType))}
+    now = utcnow().replace(second=0, microsecond=0)
+    eoi_call = calls.create_call(session, admin, calls.CallData(
+        kind=CallKind.EOI,
+        title_mk="Јавен повик до општините за изразување интерес за развој на социјални услуги во заедницата",
+        title_sq="Thirrje publike për komunat për shprehje interesi për zhvillimin e shërbimeve sociale në komunitet",
+        title_en="Public call to municipalities for expressions of interest in developing community social services",
+        description_mk="Министерството ги повикува сите 80 општини и Градот Скопје да изразат интерес за развој на "
+                       "услуги во заедницата, финансирани од Проектот за подобрување на социјалните услуги.\n\n"
+                       "Потребна е одлука на Советот на општината.",
+        description_sq="Ministria fton të gjitha 80 komunat dhe Qytetin e Shkupit të shprehin interes për zhvillimin e "
+                       "shërbimeve në komunitet.\n\nKërkohet vendim i Këshillit të komunës.",
+        description_en="The ministry invites all 80 municipalities and the City of Skopje to express interest in "
+                       "developing community services funded by the Social Services Improvement Project.\n\n"
+                       "A municipal council decision is required.",
+        opens_at=now - timedelta(days=30), closes_at=now + timedelta(days=21), allocation_eur=Decimal("3000000.00"),
+        grant_ceiling_eur=None, min_cofinancing_pct=Decimal("5.00"),
+        service_type_ids=[types[c] for c in ("home_help_care", "personal_assistance", "day_centre_disability",
+                                             "day_centre_ageing", "day_care", "small_group_home", "supported_living")],
+        required_documents=["council_decision"]))
+    eoi_call.status, eoi_call.published_at = CallStatus.PUBLISHED, now - timedelta(days=30)
+    added = 1
+    municipality_ids = dict(session.execute(sa.select(Municipality.name_en, Municipality.id)).all())
+    for (name_en, email, new_name, people, rows, cof_eur, cof_pct, needs, groups, outcome) in EOI_STORY:
+        org = session.scalar(sa.select(Organisation).where(Organisation.municipality_id == municipality_ids[name_en]))
+        officer = session.scalar(sa.select(User).where(User.email == email))
+        if officer is None:
+            officer = User(email=email, full_name=new_name, role=Role.MUNICIPALITY, organisation=org,
+                           password_hash=hash_password(DEMO_PASSWORD), activated_at=utcnow())
+            session.add(officer)
+            session.flush()
+            added += 1
+        eoi = eois.start(session, officer, eoi_call)
+        eois.save(session, officer, eoi, eois.EoiData(
+            needs_assessment=needs, target_groups=groups, people_in_need=people, cofinancing_eur=Decimal(cof_eur),
+            cofinancing_pct=Decimal(cof_pct), coordinator_name=officer.full_name, coordinator_email=officer.email,
+            coordinator_phone="+389 2 000 0000",
+            services=[eois.ServiceRow(types[code], per_month, Decimal(cost), partners)
+                      for code, per_month, cost, partners in rows]), eoi.version_id)
+        eois.submit(session, officer, eoi)
+        if outcome == "accepted":
+            eois.decide(session, reviewer, eoi, True, "Јасно образложена потреба, обезбедено кофинансирање и одлука на Советот.")
+        elif outcome == "clarification":
+            eois.request_clarification(session, reviewer, eoi, "Ве молиме приложете ја одлуката на Советот на општината "
+                                       "и појаснете го износот на кофинансирањето.", ["documents", "cofinancing_eur"],
+                                       now + timedelta(days=10))
+        added += 1
+    grant_call = calls.create_call(session, admin, calls.CallData(
+        kind=CallKind.GRANT, title_mk="Повик за даватели на услуги: помош и нега во домот и лична асистенција",
+        title_sq="Thirrje për ofruesit e shërbimeve: ndihmë dhe kujdes në shtëpi dhe asistencë personale",
+        title_en="Call for service providers: home help and care, and personal assistance",
+        description_mk="Грантови за воспоставување и водење на услуги во општините чиј интерес е прифатен.",
+        description_sq="Grante për ngritjen dhe drejtimin e shërbimeve në komunat interesi i të cilave u pranua.",
+        description_en="Grants to set up and run services in municipalities whose expression of interest was accepted.",
+        opens_at=now + timedelta(days=35), closes_at=now + timedelta(days=80), allocation_eur=Decimal("5000000.00"),
+        grant_ceiling_eur=Decimal("400000.00"), min_cofinancing_pct=Decimal("10.00"),
+        service_type_ids=[types["home_help_care"], types["personal_assistance"]], linked_call_id=eoi_call.id))
+    calls.set_rubric(session, admin, grant_call, [
+        calls.CriterionData("Потреба и целна група", "Nevoja dhe grupi i synuar", "Need and target group",
+                            "Колку добро е докажана потребата", Decimal("25"), Decimal("1")),
+        calls.CriterionData("Квалитет на услугата", "Cilësia e shërbimit", "Quality of the service",
+                            "Стандарди, супервизија, план за обука", Decimal("30"), Decimal("1")),
+        calls.CriterionData("Вработување на тешко вработливи лица", "Punësimi i personave të vështirë për punësim",
+                            "Employment of hard-to-employ people", "", Decimal("25"), Decimal("1")),
+        calls.CriterionData("Одржливост и кофинансирање", "Qëndrueshmëria dhe bashkëfinancimi",
+                            "Sustainability and co-financing", "", Decimal("20"), Decimal("1")),
+    ])
+    return added + 1
+
+
+def demo_date(days: int) -> date:
+    return utcnow().date() + timedelta(days=days)

@@ -1,0 +1,42 @@
+from flask import Blueprint, Response, abort, redirect
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal import access
+from portal.db import db
+from portal.documents import services
+from portal.documents.storage import StorageMissing, content_disposition
+from portal.errors import render_error
+from portal.extensions import login_manager
+from portal.models import Document
+
+bp = Blueprint("documents", __name__, url_prefix="/documents")
+
+
+@bp.get("/<int:doc_id>")
+def download(doc_id: int):
+    document = db.get(Document, doc_id)
+    if document is None:
+        abort(404)
+    if not current_user.is_authenticated and not access.can_download_document(current_user, document):
+        return login_manager.unauthorized()
+    try:
+        result = services.prepare_download(db, current_user, document)
+    except StorageMissing:
+        db.rollback()
+        services.log.error("document %s: object %s missing from storage", document.id, document.storage_key)
+        return render_error(404, _("The file of this document is missing from storage. The administrators have been "
+                                   "told; give them the request id below."))
+    db.commit()
+    if result.url:
+        return redirect(result.url)
+    headers = {
+        "Content-Disposition": content_disposition(document.original_name),
+        "Content-Length": str(document.size),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    # The chunks need no request context (plain file or S3 stream), so none is kept alive while
+    # the download runs.
+    return Response(result.chunks, mimetype=document.content_type, headers=headers, direct_passthrough=True)

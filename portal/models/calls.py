@@ -1,0 +1,157 @@
+"""The programme, its exchange rates, and the calls it publishes (with their rubrics)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime, utcnow
+from portal.models._types import Multilingual, enum_column
+from portal.models.reference import ServiceType
+
+MONEY = sa.Numeric(14, 2)
+
+
+class Programme(Base):
+    __tablename__ = "programme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    loan_reference: Mapped[str] = mapped_column(sa.String(60))
+    envelope_eur: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(sa.String(3), default="EUR")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (sa.CheckConstraint("envelope_eur > 0", name="envelope_positive"),)
+
+
+class ExchangeRate(Base):
+    """EUR → MKD from a date on; the rate used is stored on every money entry."""
+
+    __tablename__ = "exchange_rate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    valid_from: Mapped[date] = mapped_column(sa.Date, unique=True)
+    eur_mkd: Mapped[Decimal] = mapped_column(sa.Numeric(10, 4))
+
+    __table_args__ = (sa.CheckConstraint("eur_mkd > 0", name="rate_positive"),)
+
+
+class CallKind(enum.StrEnum):
+    EOI = "eoi"
+    GRANT = "grant"
+
+
+class CallStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+    DECIDED = "decided"
+
+
+call_service_type = sa.Table(
+    "call_service_type",
+    Base.metadata,
+    sa.Column("call_id", sa.ForeignKey("call.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("service_type_id", sa.ForeignKey("service_type.id"), primary_key=True),
+)
+
+
+class Call(Base):
+    __tablename__ = "call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(sa.ForeignKey("programme.id"), index=True)
+    kind: Mapped[CallKind] = mapped_column(enum_column(CallKind, "call_kind"))
+    reference: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    title_mk: Mapped[str] = mapped_column(sa.String(300))
+    title_sq: Mapped[str] = mapped_column(sa.String(300))
+    title_en: Mapped[str] = mapped_column(sa.String(300))
+    description_mk: Mapped[str] = mapped_column(sa.Text, default="")
+    description_sq: Mapped[str] = mapped_column(sa.Text, default="")
+    description_en: Mapped[str] = mapped_column(sa.Text, default="")
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    allocation_eur: Mapped[Decimal] = mapped_column(MONEY)
+    grant_ceiling_eur: Mapped[Decimal | None] = mapped_column(MONEY)
+    min_cofinancing_pct: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("0"))
+    required_documents: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    linked_call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("call.id"))
+    status: Mapped[CallStatus] = mapped_column(enum_column(CallStatus, "call_status"), default=CallStatus.DRAFT,
+                                               index=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    service_types: Mapped[list[ServiceType]] = relationship(secondary=call_service_type,
+                                                            order_by="ServiceType.sort_order")
+    criteria: Mapped[list[RubricCriterion]] = relationship(back_populates="call", order_by="RubricCriterion.position",
+                                                           cascade="all, delete-orphan")
+    amendments: Mapped[list[CallAmendment]] = relationship(back_populates="call", order_by="CallAmendment.at")
+
+    __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (
+        sa.CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
+        sa.CheckConstraint("allocation_eur >= 0", name="allocation_not_negative"),
+        sa.CheckConstraint("min_cofinancing_pct >= 0 AND min_cofinancing_pct <= 100", name="cofinancing_pct"),
+        sa.CheckConstraint("grant_ceiling_eur IS NULL OR grant_ceiling_eur > 0", name="ceiling_positive"),
+    )
+
+    def _text(self, field: str, locale: str | None) -> str:
+        from flask_babel import get_locale
+
+        code = locale or str(get_locale() or "mk")
+        return getattr(self, f"{field}_{code}", None) or getattr(self, f"{field}_mk")
+
+    def title(self, locale: str | None = None) -> str:
+        return self._text("title", locale)
+
+    def description(self, locale: str | None = None) -> str:
+        return self._text("description", locale)
+
+    def is_open(self, at: datetime) -> bool:
+        return self.status == CallStatus.PUBLISHED and self.opens_at <= at < self.closes_at
+
+
+class RubricCriterion(Multilingual, Base):
+    __tablename__ = "rubric_criterion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("call.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    name_mk: Mapped[str] = mapped_column(sa.String(300))
+    name_sq: Mapped[str] = mapped_column(sa.String(300))
+    name_en: Mapped[str] = mapped_column(sa.String(300))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    max_score: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
+    weight: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3), default=Decimal("1"))
+
+    call: Mapped[Call] = relationship(back_populates="criteria")
+
+    __table_args__ = (
+        sa.CheckConstraint("max_score > 0", name="max_score_positive"),
+        sa.CheckConstraint("weight > 0", name="weight_positive"),
+    )
+
+
+class CallAmendment(Base):
+    """A change to a published call, shown to applicants."""
+
+    __tablename__ = "call_amendment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("call.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    changes: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+    call: Mapped[Call] = relationship(back_populates="amendments")

@@ -1,0 +1,270 @@
+"""Every route × every role (and anonymous) × own / foreign object → the expected status.
+
+A route that is not listed here fails `test_every_route_is_in_the_matrix`: adding a page means
+adding its rows. Requests are sent with empty forms; CSRF is tested separately."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+import sqlalchemy as sa
+
+from portal.models import Role, ServiceType
+from tests import factories
+from tests.conftest import login
+
+ROLES = ["anonymous"] + [r.value for r in Role]
+MINISTRY = {"admin", "reviewer", "finance"}
+LOGGED_IN = set(ROLES) - {"anonymous"}
+
+
+def expect(default: int, **by_role: int) -> dict[str, int]:
+    """Expected status per role: `default`, with anonymous redirected to sign in unless given."""
+    table = {role: default for role in ROLES}
+    table["anonymous"] = 302
+    table.update(by_role)
+    return table
+
+
+def only(roles: set[str], ok: int, other: int = 403, anonymous: int = 302) -> dict[str, int]:
+    table = {role: (ok if role in roles else other) for role in ROLES}
+    table["anonymous"] = anonymous
+    return table
+
+
+@dataclass
+class Row:
+    method: str
+    url: Callable[..., str]
+    # scope -> role -> status; scope "any" for routes without an object.
+    expected: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _own_user(w, role):
+    return w.users.get(role, w.users["provider"])
+
+
+def _own_org(w, role):
+    return w.users[role].organisation if role in w.users else w.orgs["provider"]
+
+
+def _service_type_id(w, session):
+    return session.scalar(sa.select(ServiceType.id).order_by(ServiceType.id))
+
+
+MATRIX: dict[tuple[str, str], Row] = {
+    # Public pages.
+    ("main.home", "GET"): Row("GET", lambda w, r, s, sc: "/", {"any": expect(200, anonymous=200)}),
+    ("main.healthz", "GET"): Row("GET", lambda w, r, s, sc: "/healthz", {"any": expect(200, anonymous=200)}),
+    ("main.set_language", "POST"): Row("POST", lambda w, r, s, sc: "/language", {"any": expect(302)}),
+    ("static", "GET"): Row("GET", lambda w, r, s, sc: "/static/css/portal.css", {"any": expect(200, anonymous=200)}),
+    ("auth.login", "GET"): Row("GET", lambda w, r, s, sc: "/login", {"any": expect(302, anonymous=200)}),
+    ("auth.login", "POST"): Row("POST", lambda w, r, s, sc: "/login", {"any": expect(200, anonymous=200)}),
+    ("auth.register", "GET"): Row("GET", lambda w, r, s, sc: "/register", {"any": expect(302, anonymous=200)}),
+    ("auth.register", "POST"): Row("POST", lambda w, r, s, sc: "/register", {"any": expect(302, anonymous=200)}),
+    ("auth.forgot_password", "GET"): Row("GET", lambda w, r, s, sc: "/password/forgot",
+                                         {"any": expect(200, anonymous=200)}),
+    ("auth.forgot_password", "POST"): Row("POST", lambda w, r, s, sc: "/password/forgot",
+                                          {"any": expect(200, anonymous=200)}),
+    ("auth.activate", "GET"): Row("GET", lambda w, r, s, sc: "/activate/not-a-token",
+                                  {"any": expect(400, anonymous=400)}),
+    ("auth.activate", "POST"): Row("POST", lambda w, r, s, sc: "/activate/not-a-token",
+                                   {"any": expect(400, anonymous=400)}),
+    ("auth.reset_password", "GET"): Row("GET", lambda w, r, s, sc: "/password/reset/not-a-token",
+                                        {"any": expect(400, anonymous=400)}),
+    ("auth.reset_password", "POST"): Row("POST", lambda w, r, s, sc: "/password/reset/not-a-token",
+                                         {"any": expect(400, anonymous=400)}),
+    # Own account.
+    ("auth.logout", "POST"): Row("POST", lambda w, r, s, sc: "/logout", {"any": expect(302)}),
+    ("auth.account", "GET"): Row("GET", lambda w, r, s, sc: "/account", {"any": expect(200)}),
+    ("auth.change_password", "GET"): Row("GET", lambda w, r, s, sc: "/account/password", {"any": expect(200)}),
+    ("auth.change_password", "POST"): Row("POST", lambda w, r, s, sc: "/account/password", {"any": expect(200)}),
+    # Organisations: own organisation vs another provider.
+    ("organisations.mine", "GET"): Row("GET", lambda w, r, s, sc: "/organisations/mine", {"any": expect(302)}),
+    ("organisations.detail", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/organisations/{(_own_org(w, r) if sc == 'own' else w.orgs['provider_b']).id}",
+        {"own": expect(200), "foreign": only(MINISTRY, 200)}),
+    ("organisations.edit", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/organisations/{(_own_org(w, r) if sc == 'own' else w.orgs['provider_b']).id}/edit",
+        {"own": only({"admin", "provider"}, 200), "foreign": only({"admin"}, 200)}),
+    # An empty POST falls back to the stored values (WTForms `obj`): saved unchanged, then redirected.
+    ("organisations.edit", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/organisations/{(_own_org(w, r) if sc == 'own' else w.orgs['provider_b']).id}/edit",
+        {"own": only({"admin", "provider"}, 302), "foreign": only({"admin"}, 302)}),
+    ("organisations.verify", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/organisations/{w.orgs['provider' if sc == 'own' else 'provider_b'].id}/verify",
+        {"own": only({"admin", "reviewer"}, 200), "foreign": only({"admin", "reviewer"}, 200)}),
+    ("organisations.verify", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/organisations/{w.orgs['provider' if sc == 'own' else 'provider_b'].id}/verify",
+        {"own": only({"admin", "reviewer"}, 200), "foreign": only({"admin", "reviewer"}, 200)}),
+    # Documents: the role's own organisation's document vs another provider's.
+    ("documents.download", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/documents/{w.docs[_own_org(w, r).id if sc == 'own' else w.orgs['provider_b'].id]}",
+        {"own": only(MINISTRY | {"municipality", "provider"}, 200),
+         "foreign": only(MINISTRY, 200)}),
+    # An empty upload form (no file) is refused with 422 once the permission check has passed.
+    ("organisations.upload_document", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/organisations/{(_own_org(w, r) if sc == 'own' else w.orgs['provider_b']).id}/documents",
+        {"own": only({"admin", "municipality", "provider"}, 422), "foreign": only({"admin"}, 422)}),
+    # Calls: public pages and their administration.
+    ("calls.index", "GET"): Row("GET", lambda w, r, s, sc: "/calls/", {"any": expect(200, anonymous=200)}),
+    ("calls.detail", "GET"): Row("GET", lambda w, r, s, sc: f"/calls/{w.call.id}", {"any": expect(200, anonymous=200)}),
+    ("calls_admin.calls", "GET"): Row("GET", lambda w, r, s, sc: "/admin/calls", {"any": only({"admin"}, 200)}),
+    ("calls_admin.new_call", "GET"): Row("GET", lambda w, r, s, sc: "/admin/calls/new", {"any": only({"admin"}, 200)}),
+    ("calls_admin.new_call", "POST"): Row("POST", lambda w, r, s, sc: "/admin/calls/new", {"any": only({"admin"}, 200)}),
+    ("calls_admin.edit_call", "GET"): Row("GET", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/edit",
+                                          {"any": only({"admin"}, 200)}),
+    ("calls_admin.edit_call", "POST"): Row("POST", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/edit",
+                                           {"any": only({"admin"}, 200)}),
+    ("calls_admin.edit_rubric", "GET"): Row("GET", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/rubric",
+                                            {"any": only({"admin"}, 200)}),
+    ("calls_admin.edit_rubric", "POST"): Row("POST", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/rubric",
+                                             {"any": only({"admin"}, 302)}),
+    ("calls_admin.change_status", "GET"): Row("GET", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/status/closed",
+                                              {"any": only({"admin"}, 200)}),
+    # Closing a call before its deadline is refused (409).
+    ("calls_admin.change_status", "POST"): Row("POST", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/status/closed",
+                                               {"any": only({"admin"}, 409)}),
+    ("calls_admin.upload_document", "POST"): Row("POST", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/documents",
+                                                 {"any": only({"admin"}, 302)}),
+    ("calls_admin.programme", "GET"): Row("GET", lambda w, r, s, sc: "/admin/programme", {"any": only({"admin"}, 200)}),
+    ("calls_admin.programme", "POST"): Row("POST", lambda w, r, s, sc: "/admin/programme", {"any": only({"admin"}, 200)}),
+    # Expressions of interest: own = the municipality's submitted EOI; foreign = another municipality's draft,
+    # which nobody else sees (not even the ministry).
+    ("eois.start", "POST"): Row("POST", lambda w, r, s, sc: f"/calls/{w.call.id}/eoi", {"any": only({"municipality"}, 302)}),
+    ("eois.mine", "GET"): Row("GET", lambda w, r, s, sc: "/eois", {"any": only({"municipality"}, 200)}),
+    ("eois.detail", "GET"): Row("GET", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}",
+                                {"own": only(MINISTRY | {"municipality"}, 200), "foreign": only(set(), 200)}),
+    # A submitted EOI no longer changes (409).
+    ("eois.edit", "POST"): Row("POST", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}",
+                               {"own": only({"municipality"}, 409), "foreign": only(set(), 200)}),
+    ("eois.receipt", "GET"): Row("GET", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/receipt/1",
+                                 {"own": only(MINISTRY | {"municipality"}, 200), "foreign": only(set(), 200)}),
+    ("eois.withdraw", "GET"): Row("GET", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/withdraw",
+                                  {"own": only({"municipality"}, 200), "foreign": only(set(), 200)}),
+    ("eois.withdraw", "POST"): Row("POST", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/withdraw",
+                                   {"own": only({"municipality"}, 302), "foreign": only(set(), 200)}),
+    ("eois.upload_document", "POST"): Row("POST", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/documents",
+                                          {"own": only({"municipality"}, 409), "foreign": only(set(), 200)}),
+    ("eois.message", "POST"): Row("POST", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/messages",
+                                  {"own": only(MINISTRY | {"municipality"}, 302), "foreign": only(set(), 200)}),
+    ("eois.screening", "GET"): Row("GET", lambda w, r, s, sc: f"/review/calls/{w.call.id}/eois",
+                                   {"any": only({"admin", "reviewer"}, 200)}),
+    ("eois.clarify", "GET"): Row("GET", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/clarify",
+                                 {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("eois.clarify", "POST"): Row("POST", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/clarify",
+                                  {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("eois.decide", "GET"): Row("GET", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/decide",
+                                {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("eois.decide", "POST"): Row("POST", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/decide",
+                                 {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("eois.summary", "GET"): Row("GET", lambda w, r, s, sc: f"/review/calls/{w.call.id}/summary.xlsx",
+                                 {"any": only({"admin", "reviewer"}, 200)}),
+    # Administration.
+    ("admin.users", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users", {"any": only({"admin"}, 200)}),
+    ("admin.invite_user", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users/invite", {"any": only({"admin"}, 200)}),
+    ("admin.invite_user", "POST"): Row("POST", lambda w, r, s, sc: "/admin/users/invite",
+                                       {"any": only({"admin"}, 200)}),
+    ("admin.user_detail", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}",
+        {"own": only({"admin"}, 200), "foreign": only({"admin"}, 200)}),
+    ("admin.user_detail", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}",
+        {"own": only({"admin"}, 302), "foreign": only({"admin"}, 302)}),
+    ("admin.deactivate_user", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}/deactivate",
+        {"own": only({"admin"}, 200), "foreign": only({"admin"}, 200)}),
+    ("admin.deactivate_user", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}/deactivate",
+        {"own": only({"admin"}, 200), "foreign": only({"admin"}, 200)}),
+    ("admin.reactivate_user", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}/reactivate",
+        # Both users are active: the administrator is told the step is not possible (409).
+        {"own": only({"admin"}, 409), "foreign": only({"admin"}, 409)}),
+    ("admin.resend_invitation", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}/resend-invitation",
+        {"own": only({"admin"}, 409), "foreign": only({"admin"}, 409)}),
+    ("admin.organisations", "GET"): Row("GET", lambda w, r, s, sc: "/admin/organisations",
+                                        {"any": only({"admin", "reviewer"}, 200)}),
+    ("admin.new_organisation", "GET"): Row("GET", lambda w, r, s, sc: "/admin/organisations/new",
+                                           {"any": only({"admin"}, 200)}),
+    ("admin.new_organisation", "POST"): Row("POST", lambda w, r, s, sc: "/admin/organisations/new",
+                                            {"any": only({"admin"}, 200)}),
+    ("admin.audit_log", "GET"): Row("GET", lambda w, r, s, sc: "/admin/audit", {"any": only({"admin"}, 200)}),
+    # Reference data.
+    ("reference.index", "GET"): Row("GET", lambda w, r, s, sc: "/admin/reference/", {"any": only({"admin"}, 200)}),
+    ("reference.entries", "GET"): Row("GET", lambda w, r, s, sc: "/admin/reference/municipalities",
+                                      {"any": only({"admin"}, 200)}),
+    ("reference.new", "GET"): Row("GET", lambda w, r, s, sc: "/admin/reference/hard-to-employ/new",
+                                  {"any": only({"admin"}, 200)}),
+    ("reference.new", "POST"): Row("POST", lambda w, r, s, sc: "/admin/reference/hard-to-employ/new",
+                                   {"any": only({"admin"}, 200)}),
+    ("reference.edit", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/admin/reference/service-types/{_service_type_id(w, s)}/edit",
+        {"any": only({"admin"}, 200)}),
+    ("reference.edit", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/admin/reference/service-types/{_service_type_id(w, s)}/edit",
+        {"any": only({"admin"}, 302)}),
+}
+
+
+def test_every_route_is_in_the_matrix(app):
+    missing = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            if (rule.endpoint, method) not in MATRIX:
+                missing.append(f"{method} {rule.rule} ({rule.endpoint})")
+    assert not missing, "routes without rows in the access matrix:\n" + "\n".join(missing)
+
+
+def test_matrix_has_no_stale_rows(app):
+    known = {(rule.endpoint, m) for rule in app.url_map.iter_rules() for m in (rule.methods or ())}
+    assert not [key for key in MATRIX if key not in known]
+
+
+@pytest.fixture
+def world_docs(app, world, session, tmp_path):
+    """One document per organisation, stored on a local disk folder of this test."""
+    import io
+
+    from portal.documents import services as documents
+    from tests import files
+
+    app.extensions["storage"] = None
+    app.config.update(STORAGE_BACKEND="local", UPLOAD_DIR=tmp_path / "uploads")
+    world.docs = {}
+    with app.test_request_context():
+        for org in world.orgs.values():
+            doc = documents.upload(session, world.users["admin"], owner=org, object_type="organisation",
+                                   object_id=org.id, purpose="other", stream=io.BytesIO(files.PDF), filename="x.pdf")
+            world.docs[org.id] = doc.id
+        world.call = factories.eoi_call(session, world.users["admin"])
+        world.eoi = {"own": factories.filled_eoi(session, world.users["municipality"], world.call),
+                     "foreign": factories.filled_eoi(session, world.users["municipality_b"], world.call, submit=False)}
+        session.commit()
+    yield world
+    app.extensions["storage"] = None
+
+
+@pytest.mark.parametrize("key", sorted(MATRIX), ids=lambda k: f"{k[1]} {k[0]}")
+def test_access(key, app, world_docs, session):
+    world = world_docs
+    row = MATRIX[key]
+    failures = []
+    for scope, table in row.expected.items():
+        for role in ROLES:
+            client = app.test_client()
+            if role != "anonymous":
+                login(client, world.users[role])
+            url = row.url(world, role, session, scope)
+            response = client.open(url, method=row.method, data={})
+            response.close()
+            expected = table[role]
+            if response.status_code != expected:
+                failures.append(f"{role:>12} {scope:>7} {row.method} {url}: got {response.status_code}, "
+                                f"expected {expected}")
+            if role == "anonymous" and expected == 302 and key[0] not in {"main.set_language", "auth.logout"}:
+                assert "/login" in response.headers.get("Location", "") or response.status_code != 302
+    assert not failures, "\n".join(failures)
