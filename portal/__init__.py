@@ -60,6 +60,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from portal.admin.routes import bp as admin_bp
+    from portal.applications.routes import bp as applications_bp
     from portal.auth.routes import bp as auth_bp
     from portal.calls.routes import admin as calls_admin_bp
     from portal.calls.routes import public as calls_bp
@@ -69,7 +70,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.organisations.routes import bp as organisations_bp
     from portal.reference.routes import bp as reference_bp
 
-    for bp in (main_bp, auth_bp, organisations_bp, documents_bp, calls_bp, calls_admin_bp, eois_bp, admin_bp, reference_bp):
+    for bp in (main_bp, auth_bp, organisations_bp, documents_bp, calls_bp, calls_admin_bp, eois_bp, applications_bp, admin_bp,
+               reference_bp):
         app.register_blueprint(bp)
 
 

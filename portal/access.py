@@ -126,6 +126,74 @@ def can_view_eoi(user: Any, eoi: Any) -> bool:
     return _active(user) and user.is_ministry and eoi.status != EoiStatus.DRAFT
 
 
+# Grant applications and their review -----------------------------------------------------------
+
+def can_prepare_application(user: Any) -> bool:
+    return _active(user) and user.role == Role.PROVIDER
+
+
+def can_edit_application(user: Any, application: Any) -> bool:
+    """Only staff of the provider that owns it."""
+    return can_prepare_application(user) and user.organisation_id == application.organisation_id
+
+
+def can_endorse_applications(user: Any) -> bool:
+    return _active(user) and user.role == Role.MUNICIPALITY
+
+
+def can_endorse(user: Any, application: Any) -> bool:
+    """Only officers of the municipality the application names."""
+    return can_endorse_applications(user) and user.organisation_id == application.municipality_org_id
+
+
+def can_view_application(user: Any, application: Any) -> bool:
+    """The provider sees its own; the named municipality and the ministry see it once submitted."""
+    from portal.models import ApplicationStatus
+
+    if can_edit_application(user, application):
+        return True
+    if not _active(user) or application.status == ApplicationStatus.DRAFT:
+        return False
+    return user.is_ministry or can_endorse(user, application)
+
+
+def can_screen_applications(user: Any) -> bool:
+    """Eligibility screening, the review lists and the ranking: ministry administrators and reviewers."""
+    return _active(user) and user.role in (Role.ADMIN, Role.REVIEWER)
+
+
+def can_view_ranking(user: Any) -> bool:
+    return _active(user) and user.role in (Role.ADMIN, Role.REVIEWER, Role.FINANCE)
+
+
+def is_chair(user: Any, call: Any) -> bool:
+    return _active(user) and call.chair_id is not None and user.id == call.chair_id
+
+
+def can_assign_reviewers(user: Any, call: Any) -> bool:
+    """Administrators and the committee chair of the call."""
+    return is_admin(user) or is_chair(user, call)
+
+
+def can_score(user: Any, assignment: Any) -> bool:
+    return _active(user) and user.is_ministry and user.id == assignment.reviewer_id
+
+
+def can_see_scores(user: Any, application: Any) -> bool:
+    """Blind until submitted: an assigned reviewer sees the others' scores only after submitting
+    their own; administrators and the chair see them all; nobody outside the ministry does."""
+    if is_admin(user) or (is_ministry(user) and is_chair(user, application.call)):
+        return True
+    if not is_ministry(user):
+        return False
+    return any(a.reviewer_id == user.id and a.reviews for a in application.assignments)
+
+
+def can_decide_awards(user: Any) -> bool:
+    """Administrators and reviewers; the service also refuses anyone who scored the application."""
+    return _active(user) and user.role in (Role.ADMIN, Role.REVIEWER)
+
+
 # Reference data and audit ---------------------------------------------------------------
 
 def can_manage_reference(user: Any) -> bool:

@@ -5,6 +5,7 @@ Idempotent: each record is looked up by a natural key first, so a second run add
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.auth.passwords import hash_password
 from portal.db import utcnow
-from portal.models import LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Role, User
+from portal.models import LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Outcome, Role, User
 from portal.organisations.services import edb_check_digit
 
 DEMO_PASSWORD = "demo-portal-2026"
@@ -45,15 +46,17 @@ PROVIDERS = [
      "Тетово", -30, 1800),
     ("403100445566", "Центар за дневен престој „Надеж“ Штип", LegalForm.ASSOCIATION, OrgStatus.PENDING,
      "Штип", -1790, 1830),
+    ("404200556677", "Здружение „Мост“ Гостивар", LegalForm.ASSOCIATION, OrgStatus.VERIFIED, "Гостивар", -500, 1800),
 ]
 
 CONTACTS = {"403001234567": "Билјана Јованова", "405000987654": "Горан Талевски",
-            "402800112233": "Merita Rexhepi", "403100445566": "Снежана Митева"}
+            "402800112233": "Merita Rexhepi", "403100445566": "Снежана Митева", "404200556677": "Илир Адеми"}
 
 # (email, full name, role, organisation key)
 USERS = [
     ("admin@demo.example", "Марија Николовска", Role.ADMIN, "ministry"),
     ("reviewer@demo.example", "Александар Стојанов", Role.REVIEWER, "ministry"),
+    ("reviewer2@demo.example", "Ивана Коцевска", Role.REVIEWER, "ministry"),
     ("finance@demo.example", "Елена Трајковска", Role.FINANCE, "ministry"),
     ("kumanovo@demo.example", "Драган Ристовски", Role.MUNICIPALITY, "Kumanovo"),
     ("tetovo@demo.example", "Arben Memeti", Role.MUNICIPALITY, "Tetovo"),
@@ -61,6 +64,9 @@ USERS = [
     ("provider@demo.example", "Билјана Јованова", Role.PROVIDER, "403001234567"),
     ("soncev.zrak@demo.example", "Горан Талевски", Role.PROVIDER, "405000987654"),
     ("bashke@demo.example", "Merita Rexhepi", Role.PROVIDER, "402800112233"),
+    ("most@demo.example", "Илир Адеми", Role.PROVIDER, "404200556677"),
+    ("gostivar@demo.example", "Фатмир Идризи", Role.MUNICIPALITY, "Gostivar"),
+    ("veles@demo.example", "Јована Петкова", Role.MUNICIPALITY, "Veles"),
     ("monitor@demo.example", "Sarah Collins", Role.MONITOR, "monitor"),
 ]
 
@@ -122,6 +128,7 @@ def seed_demo(session: Session) -> int:
         created += 1
     created += _demo_documents(session, orgs)
     created += _demo_calls(session, orgs)
+    created += _demo_grants(session, orgs)
     # One invitation still waiting, so the admin's list shows that state too.
     if session.scalar(sa.select(User.id).where(User.email == "nova.sorabotnicka@demo.example")) is None:
         session.add(User(email="nova.sorabotnicka@demo.example", full_name="Ана Димитрова", role=Role.REVIEWER,
@@ -162,7 +169,7 @@ def _demo_documents(session: Session, orgs: dict[str, Organisation]) -> int:
     from portal.documents import services as documents
 
     added = 0
-    for stem in ("403001234567", "405000987654"):
+    for stem in ("403001234567", "405000987654", "404200556677"):
         org = orgs[stem]
         if documents.documents_for(session, "organisation", org.id):
             continue
@@ -265,9 +272,11 @@ def _demo_calls(session: Session, orgs: dict[str, Organisation]) -> int:
         description_mk="Грантови за воспоставување и водење на услуги во општините чиј интерес е прифатен.",
         description_sq="Grante për ngritjen dhe drejtimin e shërbimeve në komunat interesi i të cilave u pranua.",
         description_en="Grants to set up and run services in municipalities whose expression of interest was accepted.",
-        opens_at=now + timedelta(days=35), closes_at=now + timedelta(days=80), allocation_eur=Decimal("5000000.00"),
+        opens_at=now - timedelta(days=5), closes_at=now + timedelta(days=40), allocation_eur=Decimal("5000000.00"),
         grant_ceiling_eur=Decimal("400000.00"), min_cofinancing_pct=Decimal("10.00"),
-        service_type_ids=[types["home_help_care"], types["personal_assistance"]], linked_call_id=eoi_call.id))
+        service_type_ids=[types["home_help_care"], types["personal_assistance"]], linked_call_id=eoi_call.id,
+        required_documents=["work_plan"]))
+    grant_call.status, grant_call.published_at = CallStatus.PUBLISHED, now - timedelta(days=5)
     calls.set_rubric(session, admin, grant_call, [
         calls.CriterionData("Потреба и целна група", "Nevoja dhe grupi i synuar", "Need and target group",
                             "Колку добро е докажана потребата", Decimal("25"), Decimal("1")),
@@ -283,3 +292,186 @@ def _demo_calls(session: Session, orgs: dict[str, Organisation]) -> int:
 
 def demo_date(days: int) -> date:
     return utcnow().date() + timedelta(days=days)
+
+
+@contextmanager
+def _at(when):
+    """Seed a past step as it happened: the services read the time from `clock.now`."""
+    from portal import clock
+
+    original = clock.now
+    clock.now = lambda: when
+    try:
+        yield
+    finally:
+        clock.now = original
+
+
+def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
+    """The pilot round, already decided: a closed call for expressions of interest (Kumanovo, Gostivar and
+    Veles accepted), a closed grant call with four applications (two awarded, one of them after the chair
+    moderated a discrepancy; one on the reserve list below the funding line; one ineligible), and a draft
+    for the open call that Сончев зрак is still preparing."""
+    import io
+    from decimal import Decimal
+
+    from portal.applications import review
+    from portal.applications import services as apps
+    from portal.calls import services as calls
+    from portal.documents import services as documents
+    from portal.eois import services as eois
+    from portal.models import Application, Call, CallKind, CallStatus, HardToEmployCategory, ServiceType
+
+    if session.scalar(sa.select(Application.id).limit(1)) is not None:
+        return 0
+    users = {u.email.split("@")[0]: u for u in session.scalars(sa.select(User).where(User.email.like("%@demo.example")))}
+    admin, chair, second = users["admin"], users["reviewer"], users["reviewer2"]
+    types = {t.code: t.id for t in session.scalars(sa.select(ServiceType))}
+    groups = {g.code: g.id for g in session.scalars(sa.select(HardToEmployCategory))}
+    now = utcnow().replace(second=0, microsecond=0)
+    day = timedelta(days=1)
+    added = 0
+    with _at(now - 220 * day):
+        pilot_eoi = calls.create_call(session, admin, calls.CallData(
+            kind=CallKind.EOI, title_mk="Пилот круг: изразување интерес на општините за помош и нега во домот",
+            title_sq="Raundi pilot: shprehje interesi e komunave për ndihmë dhe kujdes në shtëpi",
+            title_en="Pilot round: municipalities' expressions of interest in home help and care",
+            description_mk="Пилот круг за три општини.", description_sq="Raund pilot për tri komuna.",
+            description_en="Pilot round for three municipalities.", opens_at=now - 215 * day, closes_at=now - 185 * day,
+            allocation_eur=Decimal("0.00"), grant_ceiling_eur=None, min_cofinancing_pct=Decimal("5.00"),
+            service_type_ids=[types["home_help_care"], types["personal_assistance"]], required_documents=[]))
+        pilot_eoi.status, pilot_eoi.published_at = CallStatus.PUBLISHED, now - 215 * day
+        pilot = calls.create_call(session, admin, calls.CallData(
+            kind=CallKind.GRANT, title_mk="Пилот круг: грантови за помош и нега во домот и лична асистенција",
+            title_sq="Raundi pilot: grante për ndihmë dhe kujdes në shtëpi dhe asistencë personale",
+            title_en="Pilot round: grants for home help and care, and personal assistance",
+            description_mk="Грантови за даватели на услуги во општините од пилот кругот.",
+            description_sq="Grante për ofruesit e shërbimeve në komunat e raundit pilot.",
+            description_en="Grants for service providers in the pilot municipalities.",
+            opens_at=now - 170 * day, closes_at=now - 130 * day, allocation_eur=Decimal("450000.00"),
+            grant_ceiling_eur=Decimal("320000.00"), min_cofinancing_pct=Decimal("10.00"),
+            service_type_ids=[types["home_help_care"], types["personal_assistance"]], linked_call_id=pilot_eoi.id,
+            required_documents=["work_plan"]))
+        pilot.status, pilot.published_at = CallStatus.PUBLISHED, now - 170 * day
+        calls.set_rubric(session, admin, pilot, [
+            calls.CriterionData("Потреба и целна група", "Nevoja dhe grupi i synuar", "Need and target group",
+                                "Колку добро е докажана потребата", Decimal("25"), Decimal("1")),
+            calls.CriterionData("Квалитет на услугата", "Cilësia e shërbimit", "Quality of the service",
+                                "Стандарди, супервизија, план за обука", Decimal("30"), Decimal("1")),
+            calls.CriterionData("Вработување на тешко вработливи лица", "Punësimi i personave të vështirë për punësim",
+                                "Employment of hard-to-employ people", "", Decimal("25"), Decimal("1")),
+            calls.CriterionData("Одржливост и кофинансирање", "Qëndrueshmëria dhe bashkëfinancimi",
+                                "Sustainability and co-financing", "", Decimal("20"), Decimal("1")),
+        ])
+        calls.set_review_settings(session, admin, pilot, calls.ReviewSettings(
+            endorsement_closes_at=now - 115 * day, funds_per_user=True, checklist=[], reviewers_required=2,
+            discrepancy_pct=Decimal("20"), chair_id=chair.id), pilot.version_id)
+        added += 2
+    for municipality, people in (("Kumanovo", 390), ("Gostivar", 450), ("Veles", 280)):
+        officer = session.scalar(sa.select(User).where(User.organisation_id == orgs[municipality].id))
+        with _at(now - 200 * day):
+            eoi = eois.start(session, officer, pilot_eoi)
+            eois.save(session, officer, eoi, eois.EoiData(
+                needs_assessment="Стари лица што живеат сами во руралните населби немаат пристап до помош во домот.",
+                target_groups="Стари лица, лица со попреченост", people_in_need=people,
+                cofinancing_eur=Decimal("12000.00"), cofinancing_pct=Decimal("10.00"),
+                coordinator_name=officer.full_name, coordinator_email=officer.email, coordinator_phone="+389 2 000 0000",
+                services=[eois.ServiceRow(types["home_help_care"], people // 6, Decimal("120000.00"), "")]),
+                eoi.version_id)
+            eois.submit(session, officer, eoi)
+        with _at(now - 180 * day):
+            eois.decide(session, chair, eoi, True, "Потребата е докажана; општината обезбедува кофинансирање.")
+        added += 1
+    pilot_eoi.status = CallStatus.DECIDED
+
+    def work_plan(owner: Organisation, application: Application, uploader: User) -> None:
+        content = demo_pdf("Work plan", [f"Application {application.id}", "Demo document - not a real work plan."])
+        documents.upload(session, uploader, owner=owner, object_type="application", object_id=application.id,
+                         purpose="work_plan", stream=io.BytesIO(content), filename="работен-план.pdf")
+
+    def application(provider_key: str, uploader: str, municipality: str, title: str, summary: str, users_per_month: int,
+                    price: str, staff: list[tuple[str, int]], hires: dict[str, int], cofinancing: str,
+                    service: str = "home_help_care", submit: bool = True) -> Application:
+        provider, user = orgs[provider_key], users[uploader]
+        with _at(now - 150 * day):
+            app = apps.start(session, user, pilot, orgs[municipality].id)
+            apps.save(session, user, app, apps.ApplicationData(
+                title=title, summary=summary, service_type_ids=[types[service]], beneficiaries_per_month=users_per_month,
+                start_month=(now + 20 * day).date().replace(day=1), duration_months=24,
+                certified_caregivers=sum(n for _t, n in staff) - 2,
+                cofinancing_eur=Decimal(cofinancing), positions=[apps.PositionRow(t, n) for t, n in staff],
+                hires=[apps.HireRow(groups[code], n) for code, n in hires.items() if code in groups],
+                lines=[apps.LineRow("per_user", "Цена на услугата по корисник месечно", Decimal(users_per_month),
+                                    Decimal(price), 24),
+                       apps.LineRow("training", "Обука и сертификација на негувателки", Decimal("1"),
+                                    Decimal("6500.00"), 1),
+                       apps.LineRow("equipment", "Возило за теренска работа", Decimal("1"), Decimal("14000.00"), 1)]),
+                app.version_id)
+            work_plan(provider, app, user)
+            if submit:
+                apps.submit(session, user, app)
+        return app
+
+    dostoinstvo = application(
+        "403001234567", "provider", "Kumanovo", "Помош и нега во домот за стари лица во руралниот дел на Куманово",
+        "Две мобилни тимови ќе посетуваат 60 корисници во 14 села, пет дена во неделата.", 60, "105.00",
+        [("Негувателка", 10), ("Координаторка", 1), ("Социјален работник", 1)],
+        {"long_term_unemployed": 4, "roma": 2, "over_50": 3}, "20000.00")
+    soncev = application(
+        "405000987654", "soncev.zrak", "Veles", "Лична асистенција за лица со попреченост во Велес",
+        "Лични асистенти за 40 лица со попреченост, со супервизија и дежурен телефон.", 40, "290.00",
+        [("Личен асистент", 14), ("Супервизор", 1), ("Административен работник", 1)],
+        {"disability": 2, "long_term_unemployed": 5}, "30000.00", service="personal_assistance")
+    most = application(
+        "404200556677", "most", "Gostivar", "Помош во домот во Гостивар и околните села",
+        "Услуга на македонски и албански јазик за 50 стари лица и лица со попреченост.", 50, "95.00",
+        [("Негувателка", 8), ("Координатор", 1), ("Возач", 1)], {"youth": 3, "gma_recipient": 2}, "15000.00")
+    late = application(
+        "403001234567", "provider", "Veles", "Помош и нега во домот во Велес",
+        "Проширување на услугата од Куманово во Велес.", 30, "110.00",
+        [("Негувателка", 6), ("Координаторка", 1)], {"long_term_unemployed": 2}, "11000.00")
+    added += 4
+    # The municipalities endorse; the reviewers screen, declare and score; the chair moderates; the admin decides.
+    with _at(now - 125 * day):
+        for app, officer, reason in ((dostoinstvo, "kumanovo", "Услугата е во согласност со нашата проценка на потребите."),
+                                     (soncev, "veles", ""), (most, "gostivar", "Поддржуваме; партнер е и ЦСР Гостивар."),
+                                     (late, "veles", "")):
+            apps.endorse(session, users[officer], app, True, reason)
+        for app in (dostoinstvo, soncev, most):
+            review.screen(session, chair, app, {item: True for item in review.checklist(pilot)}, "")
+        review.screen(session, chair, late, {item: item != "licence_valid" for item in review.checklist(pilot)},
+                      "Лиценцата на давателот не ја покрива општина Велес; потребна е нова лиценца од Министерството.")
+    scores = {dostoinstvo.id: ([22, 26, 21, 15], [20, 25, 22, 16]), soncev.id: ([24, 27, 20, 17], [15, 16, 10, 9]),
+              most.id: ([18, 22, 17, 12], [19, 20, 18, 13])}
+    rubric = pilot.criteria
+    with _at(now - 110 * day):
+        for app in (dostoinstvo, soncev, most):
+            for reviewer, sheet in zip((chair, second), scores[app.id], strict=True):
+                assignment = review.assign(session, admin, app, reviewer)
+                review.declare(session, reviewer, assignment, False, "")
+                review.submit_scores(session, reviewer, assignment, {
+                    c.id: review.ScoreInput(Decimal(v), "Образложено во записникот од комисијата.")
+                    for c, v in zip(rubric, sheet, strict=True)})
+        review.moderate(session, chair, soncev, "74", "По разговор во комисијата: вториот оценувач го усогласи "
+                        "мислењето за планот за супервизија.")
+    with _at(now - 100 * day):
+        review.decide(session, admin, dostoinstvo, Outcome.AWARD, dostoinstvo.requested_eur,
+                      "Услугата почнува најдоцна во рок од 5 месеци од потпишувањето.", "Највисоко рангирана апликација.")
+        review.decide(session, admin, soncev, Outcome.AWARD, Decimal("250000.00"),
+                      "Супервизијата на личните асистенти се спроведува од првиот месец.",
+                      "Втора на ранг-листата по модерацијата; износот е намален за опремата што не е неопходна.")
+        review.decide(session, admin, most, Outcome.RESERVE, None, "",
+                      "Квалитетна апликација, но бараниот износ не се вклопува во преостанатиот буџет на повикот.")
+    pilot.status = CallStatus.DECIDED
+    # The open call: Сончев зрак is preparing a draft for Bitola.
+    current = session.scalar(sa.select(Call).where(Call.kind == CallKind.GRANT, Call.id != pilot.id))
+    if current is not None and apps.eligible_municipalities(session, current):
+        draft = apps.start(session, users["soncev.zrak"], current, orgs["Bitola"].id)
+        apps.save(session, users["soncev.zrak"], draft, apps.ApplicationData(
+            title="Помош и нега во домот во Битола", summary="Нацрт: 80 корисници во градот и 12 села.",
+            service_type_ids=[types["home_help_care"]], beneficiaries_per_month=80, duration_months=36,
+            cofinancing_eur=Decimal("40000.00"), positions=[apps.PositionRow("Негувателка", 12)],
+            lines=[apps.LineRow("staff", "Плати на негувателки", Decimal("12"), Decimal("620.00"), 36)]), draft.version_id)
+        added += 1
+    session.flush()
+    return added

@@ -44,6 +44,13 @@ def money(value: Decimal | None) -> str:
     return format_decimal(value, "#,##0.00")
 
 
+def score(value: Decimal | None) -> str:
+    """A score or weight: up to three decimals, in the locale's notation (83,5 in Macedonian)."""
+    if value is None:
+        return "—"
+    return format_decimal(value, "#,##0.###")
+
+
 def filesize(size: int | None) -> str:
     if size is None:
         return ""
@@ -59,6 +66,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["date"] = local_date
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.filters["score"] = score
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
 
     @app.context_processor

@@ -57,6 +57,54 @@ def _eois_everywhere(db) -> int:
     return call.id
 
 
+def _applications_everywhere(app, db, eoi_call_id: int) -> tuple[int, int]:
+    """Every EOI of the bench call accepted; the three verified demo providers apply in every municipality
+    of the open grant call (about 240 applications), each endorsed, screened and scored by two reviewers,
+    through the services. Returns (grant call id, number of applications)."""
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+
+    from portal.applications import review
+    from portal.applications import services as applications
+    from portal.models import Call, CallKind, EoiStatus, ExpressionOfInterest, User
+
+    db.execute(sa.update(ExpressionOfInterest).where(ExpressionOfInterest.call_id == eoi_call_id)
+               .values(status=EoiStatus.ACCEPTED))
+    call = db.scalar(sa.select(Call).where(Call.kind == CallKind.GRANT, Call.linked_call_id == eoi_call_id))
+    call.required_documents = []
+    call.grant_ceiling_eur = Decimal("400000.00")
+    users = {u.email.split("@")[0]: u for u in db.scalars(sa.select(User).where(User.email.like("%@demo.example")))}
+    admin, reviewers = users["admin"], (users["reviewer"], users["reviewer2"])
+    municipalities = applications.eligible_municipalities(db, call)
+    count = 0
+    with app.test_request_context():
+        for n, provider in enumerate((users["provider"], users["soncev.zrak"], users["most"])):
+            for i, municipality in enumerate(municipalities):
+                application = applications.start(db, provider, call, municipality.id)
+                applications.save(db, provider, application, applications.ApplicationData(
+                    title="Помош во домот", summary="…", service_type_ids=[call.service_types[0].id],
+                    beneficiaries_per_month=40, start_month=None, duration_months=24, certified_caregivers=4,
+                    cofinancing_eur=Decimal("10000.00"), positions=[applications.PositionRow("Негувателка", 6)],
+                    lines=[applications.LineRow("staff", "Плати", Decimal("6"), Decimal(500 + i), 24)]),
+                    application.version_id)
+                application.start_month = application.created_at.date().replace(day=1)
+                applications.submit(db, provider, application)
+                officer = db.scalar(sa.select(User).where(User.organisation_id == municipality.id)) or admin
+                application.endorsement = application.endorsement.ENDORSED if officer is admin else application.endorsement
+                if officer is not admin:
+                    applications.endorse(db, officer, application, True, "")
+                review.screen(db, admin, application, {item: True for item in review.checklist(call)}, "")
+                for k, reviewer in enumerate(reviewers):
+                    assignment = review.assign(db, admin, application, reviewer)
+                    review.declare(db, reviewer, assignment, False, "")
+                    review.submit_scores(db, reviewer, assignment, {
+                        c.id: review.ScoreInput(Decimal(int(c.max_score) - (i + n + k) % 7), "…") for c in call.criteria})
+                count += 1
+        db.commit()
+    return call.id, count
+
+
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     url = f"sqlite:///{folder / 'bench.db'}"
@@ -77,6 +125,9 @@ def main() -> None:
         db.add_all(AuditEvent(action="bench.event", object_type="thing", object_id=str(i)) for i in range(10_000))
         db.commit()
         call_id = _eois_everywhere(db)
+        started = time.perf_counter()
+        grant_id, applications = _applications_everywhere(app, db, call_id)
+        print(f"seeding {applications} scored applications through the services: {time.perf_counter() - started:.1f} s")
     client = app.test_client()
     start = time.perf_counter()
     client.post("/login", data={"email": "admin@demo.example", "password": DEMO_PASSWORD})
@@ -89,7 +140,10 @@ def main() -> None:
                         ("public calls", "/calls/"), ("EOI screening, 81 EOIs", f"/review/calls/{call_id}/eois"),
                         ("EOI screening, page 4", f"/review/calls/{call_id}/eois?page=4"),
                         ("call summary (SVG)", f"/review/calls/{call_id}/summary"),
-                        ("call summary XLSX", f"/review/calls/{call_id}/summary.xlsx")):
+                        ("call summary XLSX", f"/review/calls/{call_id}/summary.xlsx"),
+                        (f"applications list, {applications}", f"/review/calls/{grant_id}/applications"),
+                        (f"ranking, {applications} scored", f"/review/calls/{grant_id}/ranking"),
+                        ("ranking XLSX", f"/review/calls/{grant_id}/ranking.xlsx")):
         samples = _timed(client, path, 50)
         median = statistics.median(samples) * 1000
         p95 = sorted(samples)[int(len(samples) * 0.95) - 1] * 1000

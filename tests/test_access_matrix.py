@@ -162,6 +162,76 @@ MATRIX: dict[tuple[str, str], Row] = {
                                  {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
     ("eois.summary", "GET"): Row("GET", lambda w, r, s, sc: f"/review/calls/{w.call.id}/summary.xlsx",
                                  {"any": only({"admin", "reviewer"}, 200)}),
+    # Grant applications: own = provider A's submitted application naming municipality A (reviewer is the
+    # committee chair and assigned to it); foreign = provider B's draft, which nobody else sees.
+    ("applications.start", "GET"): Row("GET", lambda w, r, s, sc: f"/calls/{w.grant_call.id}/apply",
+                                       {"any": only({"provider"}, 200)}),
+    # No municipality chosen: the form comes back with the error.
+    ("applications.start", "POST"): Row("POST", lambda w, r, s, sc: f"/calls/{w.grant_call.id}/apply",
+                                        {"any": only({"provider"}, 200)}),
+    ("applications.mine", "GET"): Row("GET", lambda w, r, s, sc: "/applications",
+                                      {"any": only({"provider", "municipality"}, 200)}),
+    ("applications.detail", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}",
+                                        {"own": only(MINISTRY | {"municipality", "provider"}, 200),
+                                         "foreign": only(set(), 200)}),
+    # An empty form carries no version: the stale-edit guard answers 409 before anything is saved.
+    ("applications.edit", "POST"): Row("POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}",
+                                       {"own": only({"provider"}, 409), "foreign": only(set(), 200)}),
+    ("applications.receipt", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/receipt/1",
+                                         {"own": only(MINISTRY | {"municipality", "provider"}, 200),
+                                          "foreign": only(set(), 200)}),
+    ("applications.withdraw", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/withdraw",
+                                          {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    ("applications.withdraw", "POST"): Row("POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/withdraw",
+                                           {"own": only({"provider"}, 302), "foreign": only(set(), 200)}),
+    # A submitted application takes no more documents (409).
+    ("applications.upload_document", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/documents",
+        {"own": only({"provider"}, 409), "foreign": only(set(), 200)}),
+    ("applications.endorse", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/endorse",
+                                         {"own": only({"municipality"}, 200), "foreign": only(set(), 200)}),
+    ("applications.endorse", "POST"): Row("POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/endorse",
+                                          {"own": only({"municipality"}, 200), "foreign": only(set(), 200)}),
+    ("applications.review_list", "GET"): Row("GET", lambda w, r, s, sc: f"/review/calls/{w.grant_call.id}/applications",
+                                             {"any": only({"admin", "reviewer"}, 200)}),
+    ("applications.eligibility", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/eligibility",
+                                             {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("applications.eligibility", "POST"): Row("POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/eligibility",
+                                              {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("applications.reviewers", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/reviewers",
+                                           {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("applications.reviewers", "POST"): Row("POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/reviewers",
+                                            {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("applications.my_reviews", "GET"): Row("GET", lambda w, r, s, sc: "/review/assignments",
+                                            {"any": only({"admin", "reviewer"}, 200)}),
+    # Only the assigned reviewer; an empty score sheet without the confirmation is refused (422).
+    ("applications.score", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/review",
+                                       {"own": only({"reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("applications.score", "POST"): Row("POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/review",
+                                        {"own": only({"reviewer"}, 422), "foreign": only(set(), 200)}),
+    # Only the chair; nothing submitted yet, so a rescore is not possible (409).
+    ("applications.rescore", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/reviews/{w.assignment.id}/rescore",
+        {"own": only({"reviewer"}, 200), "foreign": only(set(), 200)}),
+    ("applications.rescore", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/reviews/{w.assignment.id}/rescore",
+        {"own": only({"reviewer"}, 409), "foreign": only(set(), 200)}),
+    ("applications.moderate", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/moderate",
+                                          {"own": only({"reviewer"}, 200), "foreign": only(set(), 200)}),
+    # No discrepancy to moderate (409).
+    ("applications.moderate", "POST"): Row("POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/moderate",
+                                           {"own": only({"reviewer"}, 409), "foreign": only(set(), 200)}),
+    ("applications.ranking", "GET"): Row("GET", lambda w, r, s, sc: f"/review/calls/{w.grant_call.id}/ranking.xlsx",
+                                         {"any": only(MINISTRY, 200)}),
+    ("applications.decide", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/decide",
+                                        {"own": only({"admin", "reviewer"}, 200), "foreign": only(set(), 200)}),
+    # An empty decision (no outcome) is refused with the form (422).
+    ("applications.decide", "POST"): Row("POST", lambda w, r, s, sc: f"/applications/{w.app[sc].id}/decide",
+                                         {"own": only({"admin", "reviewer"}, 422), "foreign": only(set(), 200)}),
+    ("applications.review_settings", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/admin/calls/{w.grant_call.id}/review-settings", {"any": only({"admin"}, 200)}),
+    ("applications.review_settings", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/admin/calls/{w.grant_call.id}/review-settings", {"any": only({"admin"}, 422)}),
     # Administration.
     ("admin.users", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users", {"any": only({"admin"}, 200)}),
     ("admin.invite_user", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users/invite", {"any": only({"admin"}, 200)}),
@@ -243,9 +313,50 @@ def world_docs(app, world, session, tmp_path):
         world.call = factories.eoi_call(session, world.users["admin"])
         world.eoi = {"own": factories.filled_eoi(session, world.users["municipality"], world.call),
                      "foreign": factories.filled_eoi(session, world.users["municipality_b"], world.call, submit=False)}
+        _grant_world(world, session)
         session.commit()
     yield world
     app.extensions["storage"] = None
+
+
+def _grant_world(world, session) -> None:
+    """A grant call linked to a second call for EOIs where municipality A was accepted; provider A's
+    submitted application there (the reviewer chairs the committee and is assigned to it), and
+    provider B's draft."""
+    import io
+    from decimal import Decimal
+
+    from portal.applications import review
+    from portal.applications import services as applications
+    from portal.calls import services as calls
+    from portal.documents import services as documents
+    from portal.eois import services as eois
+    from portal.models import CallKind
+    from tests import files
+
+    admin, reviewer = world.users["admin"], world.users["reviewer"]
+    second = factories.eoi_call(session, admin)
+    eoi = factories.filled_eoi(session, world.users["municipality"], second)
+    eois.decide(session, reviewer, eoi, True, "Прифатено.")
+    grant = factories.eoi_call(session, admin, kind=CallKind.GRANT, linked_call_id=second.id,
+                               grant_ceiling_eur=Decimal("200000.00"), required_documents=["work_plan"])
+    calls.set_rubric(session, admin, grant, [calls.CriterionData("Потреба", "Nevoja", "Need", "", Decimal("50"), Decimal("1")),
+                                             calls.CriterionData("Квалитет", "Cilësia", "Quality", "", Decimal("50"), Decimal("1"))])
+    calls.set_review_settings(session, admin, grant, calls.ReviewSettings(None, False, [], 2, Decimal("20"), reviewer.id),
+                              grant.version_id)
+    municipality = world.orgs["municipality"].id
+    own = applications.start(session, world.users["provider"], grant, municipality)
+    applications.save(session, world.users["provider"], own, applications.ApplicationData(
+        title="Помош во домот", summary="Услуга за 40 лица.", service_type_ids=[grant.service_types[0].id],
+        beneficiaries_per_month=40, start_month=factories.a_date(60), duration_months=24, certified_caregivers=4,
+        cofinancing_eur=Decimal("10000.00"), positions=[applications.PositionRow("Негувателка", 6)],
+        lines=[applications.LineRow("staff", "Плати", Decimal("6"), Decimal("600.00"), 24)]), own.version_id)
+    documents.upload(session, world.users["provider"], owner=own.organisation, object_type="application",
+                     object_id=own.id, purpose="work_plan", stream=io.BytesIO(files.PDF), filename="plan.pdf")
+    applications.submit(session, world.users["provider"], own)
+    world.assignment = review.assign(session, admin, own, reviewer)
+    world.grant_call = grant
+    world.app = {"own": own, "foreign": applications.start(session, world.users["provider_b"], grant, municipality)}
 
 
 @pytest.mark.parametrize("key", sorted(MATRIX), ids=lambda k: f"{k[1]} {k[0]}")

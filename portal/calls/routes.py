@@ -77,8 +77,8 @@ def _call(call_id: int) -> Call:
 def _prepare(form: CallForm, call: Call | None) -> CallForm:
     types = db.scalars(sa.select(ServiceType).where(ServiceType.active.is_(True)).order_by(ServiceType.sort_order)).all()
     form.service_type_ids.choices = [(t.id, t.name()) for t in types]
-    form.required_documents.choices = [(p, document_services.purpose_label(p))
-                                       for p in document_services.OBJECT_PURPOSES["eoi"]]
+    purposes = dict.fromkeys(document_services.OBJECT_PURPOSES["eoi"] + document_services.OBJECT_PURPOSES["application"])
+    form.required_documents.choices = [(p, document_services.purpose_label(p)) for p in purposes]
     eoi_calls = db.scalars(sa.select(Call).where(Call.kind == CallKind.EOI).order_by(Call.created_at.desc())).all()
     form.linked_call_id.choices = [(0, "—")] + [(c.id, f"{c.reference} · {c.title()}") for c in eoi_calls]
     if call is not None and not form.is_submitted():

@@ -245,9 +245,11 @@ def kind_label(kind: CallKind) -> str:
 
 
 def rubric_locked(session: Session, call: Call) -> bool:
-    """The rubric is editable until the first score is recorded (scores arrive with the review
-    capability; until then nothing locks it)."""
-    return False
+    """The rubric is editable until the first score on this call is recorded."""
+    from portal.models import CriterionScore
+
+    return bool(session.scalar(sa.select(sa.func.count(CriterionScore.id)).join(
+        RubricCriterion, RubricCriterion.id == CriterionScore.criterion_id).where(RubricCriterion.call_id == call.id)))
 
 
 @dataclass
@@ -344,3 +346,56 @@ def add_rate(session: Session, actor: User, valid_from: date, eur_mkd: Decimal) 
 
 def rates(session: Session) -> list[ExchangeRate]:
     return list(session.scalars(sa.select(ExchangeRate).order_by(ExchangeRate.valid_from.desc())))
+
+
+@dataclass
+class ReviewSettings:
+    endorsement_closes_at: datetime | None  # UTC
+    funds_per_user: bool
+    checklist: list[str]
+    reviewers_required: int
+    discrepancy_pct: Decimal
+    chair_id: int | None
+
+
+def set_review_settings(session: Session, actor: User, call: Call, settings: ReviewSettings, version_id: int) -> Call:
+    """The review settings of a provider grant call: endorsement deadline, per-user funding, the eligibility
+    checklist, reviewers per application, the discrepancy threshold and the committee chair."""
+    from portal.models import Role
+
+    if not access.can_manage_calls(actor):
+        raise NotAllowed()
+    if version_id != call.version_id:
+        raise Conflict()
+    if call.kind != CallKind.GRANT:
+        raise InvalidTransition(_("Review settings belong to calls for grant applications."))
+    errors: dict[str, list[str]] = {}
+    if settings.endorsement_closes_at is not None and settings.endorsement_closes_at <= call.closes_at:
+        errors["endorsement_closes_at"] = [_("The endorsement deadline comes after the call closes.")]
+    if not 1 <= settings.reviewers_required <= 9:
+        errors["reviewers_required"] = [_("Enter a number from 1 to 9.")]
+    if not Decimal("0") < settings.discrepancy_pct <= 100:
+        errors["discrepancy_pct"] = [_("Enter a percentage above 0 and at most 100.")]
+    if settings.chair_id is not None:
+        chair = session.get(User, settings.chair_id)
+        if chair is None or not chair.active or chair.role not in (Role.REVIEWER, Role.ADMIN):
+            errors["chair_id"] = [_("Choose an active ministry reviewer or administrator as chair.")]
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    fields = ["endorsement_closes_at", "funds_per_user", "eligibility_checklist", "reviewers_required",
+              "discrepancy_share", "chair_id"]
+    before = audit.snapshot(call, fields)
+    call.endorsement_closes_at = settings.endorsement_closes_at
+    call.funds_per_user = settings.funds_per_user
+    call.eligibility_checklist = [line.strip()[:300] for line in settings.checklist if line.strip()]
+    call.reviewers_required = settings.reviewers_required
+    call.discrepancy_share = (settings.discrepancy_pct / 100).quantize(Decimal("0.0001"))
+    call.chair_id = settings.chair_id
+    try:
+        session.flush()
+    except sa.orm.exc.StaleDataError:
+        raise Conflict() from None
+    after = audit.snapshot(call, fields)
+    if before != after:
+        audit.record(session, actor, "call.review_settings", call, before=before, after=after)
+    return call

@@ -50,6 +50,8 @@ PURPOSES: dict[str, Purpose] = {
     "employment_registration": Purpose(_l("Employment agency registration"), True),
     "needs_assessment": Purpose(_l("Needs assessment"), False),
     "cofinancing_statement": Purpose(_l("Co-financing statement"), False),
+    "work_plan": Purpose(_l("Work plan"), False),
+    "budget_detail": Purpose(_l("Detailed budget"), False),
     "call_text": Purpose(_l("Text of the call"), False),
     "call_annex": Purpose(_l("Annex to the call"), False),
     "other": Purpose(_l("Other document"), False),
@@ -60,6 +62,7 @@ OBJECT_PURPOSES: dict[str, tuple[str, ...]] = {
     "organisation": ("licence", "statute", "registration_certificate", "council_decision", "other"),
     "eoi": ("council_decision", "needs_assessment", "cofinancing_statement", "other"),
     "call": ("call_text", "call_annex"),
+    "application": ("work_plan", "budget_detail", "cofinancing_statement", "licence", "statute", "other"),
 }
 
 

@@ -68,6 +68,25 @@ def dashboard_for(session: Session, user: User) -> dict[str, Any]:
             sa.select(Call).where(Call.kind == CallKind.EOI, Call.status == CallStatus.PUBLISHED).order_by(Call.closes_at))
             if c.is_open(now) and c.id not in started]
         data["eoi_status_label"] = status_label
+    if user.role in (Role.ADMIN, Role.REVIEWER):
+        from portal.applications.review import my_assignments
+
+        data["assignments"] = [a for a in my_assignments(session, user) if not a.reviews
+                               and a.conflict.value != "declared"][:10]
+        data["grant_calls"] = list(session.scalars(sa.select(Call).where(
+            Call.kind == CallKind.GRANT, Call.status != CallStatus.DRAFT).order_by(Call.closes_at.desc())))
+    if user.role == Role.MUNICIPALITY:
+        from portal.applications.services import for_municipality as applications_naming
+
+        data["to_endorse"] = [a for a in applications_naming(session, user.organisation_id)
+                              if a.status.value == "submitted" and a.endorsement.value == "pending"]
+    if user.role == Role.PROVIDER:
+        from portal.applications.services import for_provider, open_grant_calls
+        from portal.applications.services import status_label as app_status_label
+
+        data["app_status_label"] = app_status_label
+        data["applications"] = for_provider(session, user.organisation_id)
+        data["open_grant_calls"] = open_grant_calls(session)
     if user.role == Role.ADMIN:
         data["invited_count"] = session.scalar(
             sa.select(sa.func.count()).where(User.password_hash.is_(None), User.active.is_(True))) or 0

@@ -1,5 +1,23 @@
 """All models, imported here so that Alembic and the application see one metadata."""
 
+from portal.models.applications import (
+    Application,
+    ApplicationStatus,
+    ApplicationSubmission,
+    AwardDecision,
+    BudgetCategory,
+    BudgetLine,
+    CriterionScore,
+    Eligibility,
+    Endorsement,
+    Moderation,
+    Outcome,
+    PlannedHire,
+    Review,
+    ReviewAssignment,
+    StaffPosition,
+)
+from portal.models.applications import Conflict as ConflictDeclaration
 from portal.models.audit import AuditEvent
 from portal.models.calls import Call, CallAmendment, CallKind, CallStatus, ExchangeRate, Programme, RubricCriterion
 from portal.models.documents import Document
@@ -10,6 +28,22 @@ from portal.models.reference import HardToEmployCategory, ServiceCategory, Servi
 from portal.models.users import ROLES_BY_KIND, LoginAttempt, Role, TokenPurpose, User, UserToken
 
 __all__ = [
+    "Application",
+    "ApplicationStatus",
+    "ApplicationSubmission",
+    "AwardDecision",
+    "BudgetCategory",
+    "BudgetLine",
+    "ConflictDeclaration",
+    "CriterionScore",
+    "Eligibility",
+    "Endorsement",
+    "Moderation",
+    "Outcome",
+    "PlannedHire",
+    "Review",
+    "ReviewAssignment",
+    "StaffPosition",
     "AuditEvent",
     "Call",
     "CallAmendment",

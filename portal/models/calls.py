@@ -87,6 +87,13 @@ class Call(Base):
     status: Mapped[CallStatus] = mapped_column(enum_column(CallStatus, "call_status"), default=CallStatus.DRAFT,
                                                index=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Review settings of a provider grant call.
+    endorsement_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    funds_per_user: Mapped[bool] = mapped_column(default=False)
+    eligibility_checklist: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    reviewers_required: Mapped[int] = mapped_column(default=2)
+    discrepancy_share: Mapped[Decimal] = mapped_column(sa.Numeric(5, 4), default=Decimal("0.2000"))
+    chair_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
@@ -103,6 +110,8 @@ class Call(Base):
         sa.CheckConstraint("allocation_eur >= 0", name="allocation_not_negative"),
         sa.CheckConstraint("min_cofinancing_pct >= 0 AND min_cofinancing_pct <= 100", name="cofinancing_pct"),
         sa.CheckConstraint("grant_ceiling_eur IS NULL OR grant_ceiling_eur > 0", name="ceiling_positive"),
+        sa.CheckConstraint("reviewers_required >= 1 AND reviewers_required <= 9", name="reviewers_required"),
+        sa.CheckConstraint("discrepancy_share > 0 AND discrepancy_share <= 1", name="discrepancy_share"),
     )
 
     def _text(self, field: str, locale: str | None) -> str:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 def test_municipality_submits_and_reviewer_decides(page: Page, base_url, screenshot, browser):
     # The public call page, without signing in.
     page.goto("/calls/")
-    page.locator(".call-list a").first.click()
+    page.locator(".call-list a", has_text="Јавен повик до општините").first.click()
     expect(page.locator("h1")).to_contain_text("изразување интерес")
     call_url = page.url
 
