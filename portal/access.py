@@ -194,6 +194,23 @@ def can_decide_awards(user: Any) -> bool:
     return _active(user) and user.role in (Role.ADMIN, Role.REVIEWER)
 
 
+# Grant agreements and money -------------------------------------------------------------------
+
+def can_manage_agreements(user: Any) -> bool:
+    """Agreements and amendments: ministry administrators and finance officers."""
+    return _active(user) and user.role in (Role.ADMIN, Role.FINANCE)
+
+
+def can_request_release(user: Any) -> bool:
+    """Finance officers request tranche releases and mark them paid."""
+    return _active(user) and user.role == Role.FINANCE
+
+
+def can_approve_release(user: Any) -> bool:
+    """A second ministry user (administrator or finance officer) approves; the service refuses the requester."""
+    return _active(user) and user.role in (Role.ADMIN, Role.FINANCE)
+
+
 # Reference data and audit ---------------------------------------------------------------
 
 def can_manage_reference(user: Any) -> bool:

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from portal import access, audit, clock
 from portal.applications.services import cofinancing_share, notify_members
-from portal.calls import services as calls
 from portal.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
 from portal.models import (
     Application,
@@ -420,13 +419,14 @@ def own_assignment(application: Application, actor: User) -> ReviewAssignment | 
 
 # Money available and the ranking --------------------------------------------------------------------
 
-def awarded_by_call(session: Session) -> dict[int, Decimal]:
-    """The amounts of awards in force (the newest decision of each application), per call."""
+def awarded_by_call(session: Session, programme_id: int) -> dict[int, Decimal]:
+    """The amounts of awards in force (the newest decision of each application), per call of the programme."""
     newest = sa.select(sa.func.max(AwardDecision.id)).group_by(AwardDecision.application_id)
     rows = session.execute(
         sa.select(Application.call_id, sa.func.coalesce(sa.func.sum(AwardDecision.amount_eur), 0))
         .join(Application, Application.id == AwardDecision.application_id)
-        .where(AwardDecision.id.in_(newest), AwardDecision.outcome == Outcome.AWARD)
+        .join(Call, Call.id == Application.call_id)
+        .where(AwardDecision.id.in_(newest), AwardDecision.outcome == Outcome.AWARD, Call.programme_id == programme_id)
         .group_by(Application.call_id)).all()
     return {call_id: Decimal(amount) for call_id, amount in rows}
 
@@ -458,10 +458,13 @@ class Money:
 
 
 def money_for(session: Session, call: Call, *, lock: bool = False) -> Money:
-    programme = calls.get_programme(session, for_update=lock)
+    from portal.models import Programme
+
+    query = sa.select(Programme).where(Programme.id == call.programme_id)
+    programme = session.scalar(query.with_for_update() if lock else query)
     if lock:
         session.execute(sa.select(Call.id).where(Call.id == call.id).with_for_update())
-    awarded = awarded_by_call(session)
+    awarded = awarded_by_call(session, programme.id)
     return Money(envelope=programme.envelope_eur, envelope_awarded=sum(awarded.values(), Decimal("0.00")),
                  call_allocation=call.allocation_eur, call_awarded=awarded.get(call.id, Decimal("0.00")))
 

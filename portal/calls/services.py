@@ -58,7 +58,9 @@ def to_mkd(session: Session, amount: Decimal | None, day: date | None = None) ->
 
 
 def allocated_total(session: Session, exclude_call_id: int | None = None) -> Decimal:
-    query = sa.select(sa.func.coalesce(sa.func.sum(Call.allocation_eur), 0))
+    """What the programme's calls hold together."""
+    programme = get_programme(session)
+    query = sa.select(sa.func.coalesce(sa.func.sum(Call.allocation_eur), 0)).where(Call.programme_id == programme.id)
     if exclude_call_id:
         query = query.where(Call.id != exclude_call_id)
     return Decimal(session.scalar(query) or 0)

@@ -22,12 +22,19 @@ from portal.models.audit import AuditEvent
 from portal.models.calls import Call, CallAmendment, CallKind, CallStatus, ExchangeRate, Programme, RubricCriterion
 from portal.models.documents import Document
 from portal.models.eois import EoiMessage, EoiService, EoiStatus, EoiSubmission, ExpressionOfInterest, MessageKind
+from portal.models.grants import AgreementVersion, EntryKind, GrantAgreement, LedgerEntry, Tranche, TrancheStatus
 from portal.models.mail import OutboxEmail
 from portal.models.orgs import LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Region
 from portal.models.reference import HardToEmployCategory, ServiceCategory, ServiceType
 from portal.models.users import ROLES_BY_KIND, LoginAttempt, Role, TokenPurpose, User, UserToken
 
 __all__ = [
+    "AgreementVersion",
+    "EntryKind",
+    "GrantAgreement",
+    "LedgerEntry",
+    "Tranche",
+    "TrancheStatus",
     "Application",
     "ApplicationStatus",
     "ApplicationSubmission",

@@ -1,0 +1,215 @@
+"""Grant agreements from awards, amendments as new versions, and the four-eyes tranche workflow.
+Money moves only through `portal.grants.ledger`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from portal import access, audit, clock
+from portal.applications import review
+from portal.errors import InvalidTransition, NotAllowed, ValidationFailed
+from portal.grants import ledger
+from portal.models import (
+    AgreementVersion,
+    Application,
+    ApplicationStatus,
+    GrantAgreement,
+    Outcome,
+    Tranche,
+    TrancheStatus,
+    User,
+)
+
+MAX_MONTHS = 60
+START_WITHIN_MONTHS = 5
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it has fewer days (31 Jan + 1 → 28/29 Feb)."""
+    import calendar
+
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass
+class TrancheRow:
+    planned_date: date
+    amount_eur: Decimal
+    reports_required_through: int = 0
+
+
+@dataclass
+class Terms:
+    signature_date: date
+    start_date: date
+    end_date: date
+    committed_eur: Decimal
+    tranches: list[TrancheRow]
+    document_id: int | None = None
+
+
+def _validate(terms: Terms, errors: dict[str, list[str]]) -> None:
+    if terms.end_date <= terms.start_date:
+        errors.setdefault("end_date", []).append(_("The end date comes after the start date."))
+    elif terms.end_date > add_months(terms.start_date, MAX_MONTHS):
+        errors.setdefault("end_date", []).append(_("A grant runs at most 60 months."))
+    if terms.committed_eur <= 0:
+        errors.setdefault("committed_eur", []).append(_("The committed amount is above zero."))
+    total = sum((t.amount_eur for t in terms.tranches), Decimal("0"))
+    if terms.tranches and total != terms.committed_eur:
+        errors.setdefault("tranches", []).append(
+            _("The tranches add up to %(total)s EUR but the commitment is %(committed)s EUR.",
+              total=str(total), committed=str(terms.committed_eur)))
+    if any(t.amount_eur <= 0 or t.reports_required_through < 0 for t in terms.tranches):
+        errors.setdefault("tranches", []).append(_("Each tranche has an amount above zero."))
+
+
+def start_warning(terms: Terms) -> str | None:
+    """Services must start within five months of signature."""
+    if terms.start_date > add_months(terms.signature_date, START_WITHIN_MONTHS):
+        return _("The services start more than five months after signature.")
+    return None
+
+
+def create_agreement(session: Session, actor: User, application: Application, number: str,
+                     terms: Terms) -> GrantAgreement:
+    """Turn an award into a signed agreement and commit its amount (envelope and call checked under lock)."""
+    if not access.can_manage_agreements(actor):
+        raise NotAllowed()
+    if application.status != ApplicationStatus.AWARDED:
+        raise InvalidTransition(_("Only an awarded application becomes a grant agreement."))
+    if session.scalar(sa.select(GrantAgreement.id).where(GrantAgreement.application_id == application.id)):
+        raise InvalidTransition(_("This award already has its agreement."))
+    errors: dict[str, list[str]] = {}
+    if not number.strip():
+        errors["number"] = [_("Enter the agreement number.")]
+    elif session.scalar(sa.select(GrantAgreement.id).where(GrantAgreement.number == number.strip())):
+        errors["number"] = [_("Another agreement already has this number.")]
+    _validate(terms, errors)
+    award = review.latest_decisions(session, [application.id]).get(application.id)
+    if award is None or award.outcome != Outcome.AWARD:
+        raise InvalidTransition(_("Only an awarded application becomes a grant agreement."))
+    if terms.committed_eur > (award.amount_eur or 0):
+        errors.setdefault("committed_eur", []).append(
+            _("The agreement cannot commit more than the award (%(award)s EUR).", award=str(award.amount_eur)))
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    agreement = GrantAgreement(application_id=application.id, call_id=application.call_id,
+                               organisation_id=application.organisation_id,
+                               municipality_org_id=application.municipality_org_id, number=number.strip(),
+                               created_by_id=actor.id, created_at=clock.now())
+    session.add(agreement)
+    session.flush()
+    session.add(AgreementVersion(agreement=agreement, version=1, signature_date=terms.signature_date,
+                                 start_date=terms.start_date, end_date=terms.end_date,
+                                 committed_eur=terms.committed_eur, document_id=terms.document_id,
+                                 created_by_id=actor.id))
+    for position, row in enumerate(terms.tranches, start=1):
+        session.add(Tranche(agreement=agreement, position=position, planned_date=row.planned_date,
+                            amount_eur=row.amount_eur, reports_required_through=row.reports_required_through))
+    session.flush()
+    ledger.commit(session, actor, agreement, terms.committed_eur, _("Agreement %(number)s signed", number=agreement.number),
+                  on=terms.signature_date)
+    audit.record(session, actor, "agreement.signed", agreement,
+                 after={"number": agreement.number, "committed_eur": terms.committed_eur,
+                        "tranches": len(terms.tranches)})
+    session.refresh(agreement)
+    return agreement
+
+
+def amend(session: Session, actor: User, agreement: GrantAgreement, terms: Terms, reason: str) -> AgreementVersion:
+    """A new version of the terms; the difference in the commitment goes to the ledger (an increase passes
+    the same envelope and call checks as a new commitment; a decrease never goes below what was paid)."""
+    if not access.can_manage_agreements(actor):
+        raise NotAllowed()
+    errors: dict[str, list[str]] = {}
+    if not reason.strip():
+        errors["reason"] = [_("Give the reason for the amendment.")]
+    _validate(terms, errors)
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    current = agreement.current
+    difference = terms.committed_eur - current.committed_eur
+    if difference > 0:
+        ledger.commit(session, actor, agreement, difference, reason, on=terms.signature_date)
+    elif difference < 0:
+        ledger.decommit(session, actor, agreement, -difference, reason, on=terms.signature_date)
+    version = AgreementVersion(agreement=agreement, version=current.version + 1, signature_date=terms.signature_date,
+                               start_date=terms.start_date, end_date=terms.end_date,
+                               committed_eur=terms.committed_eur, reason=reason.strip(), document_id=terms.document_id,
+                               created_by_id=actor.id)
+    session.add(version)
+    session.flush()
+    audit.record(session, actor, "agreement.amended", agreement,
+                 before={"version": current.version, "committed_eur": current.committed_eur},
+                 after={"version": version.version, "committed_eur": version.committed_eur, "reason": reason.strip()})
+    return version
+
+
+# Tranches ---------------------------------------------------------------------------------------------
+
+def reports_accepted_through(session: Session, agreement: GrantAgreement) -> int:
+    """The last month (1, 2, …) up to which every monthly report is accepted. Monthly reports arrive with
+    their own capability; until then no month is accepted and only unconditioned tranches can be released."""
+    return 0
+
+
+def request_release(session: Session, actor: User, tranche: Tranche) -> Tranche:
+    if not access.can_request_release(actor):
+        raise NotAllowed()
+    if tranche.status != TrancheStatus.PLANNED:
+        raise InvalidTransition(_("Only a planned tranche can be requested."))
+    accepted = reports_accepted_through(session, tranche.agreement)
+    if tranche.reports_required_through > accepted:
+        raise InvalidTransition(_("This tranche needs the monthly reports accepted up to month %(n)d; they are "
+                                  "accepted up to month %(done)d.", n=tranche.reports_required_through, done=accepted))
+    tranche.status = TrancheStatus.REQUESTED
+    tranche.requested_by_id, tranche.requested_at = actor.id, clock.now()
+    audit.record(session, actor, "tranche.requested", tranche, before={"status": "planned"},
+                 after={"status": "requested", "amount_eur": tranche.amount_eur})
+    return tranche
+
+
+def approve_release(session: Session, actor: User, tranche: Tranche) -> Tranche:
+    if not access.can_approve_release(actor):
+        raise NotAllowed()
+    if tranche.status != TrancheStatus.REQUESTED:
+        raise InvalidTransition(_("Only a requested tranche can be approved."))
+    if tranche.requested_by_id == actor.id:
+        raise NotAllowed(_("Four eyes: the tranche must be approved by another ministry user than the one who "
+                           "requested it."))
+    tranche.status = TrancheStatus.APPROVED
+    tranche.approved_by_id, tranche.approved_at = actor.id, clock.now()
+    audit.record(session, actor, "tranche.approved", tranche, before={"status": "requested"},
+                 after={"status": "approved"})
+    return tranche
+
+
+def mark_paid(session: Session, actor: User, tranche: Tranche, paid_on: date, bank_reference: str) -> Tranche:
+    if not access.can_request_release(actor):
+        raise NotAllowed()
+    if tranche.status != TrancheStatus.APPROVED:
+        raise InvalidTransition(_("Only an approved tranche can be marked paid."))
+    errors: dict[str, list[str]] = {}
+    if not bank_reference.strip():
+        errors["bank_reference"] = [_("Enter the bank reference of the payment.")]
+    if paid_on > clock.utc_to_skopje(clock.now()).date():
+        errors["paid_on"] = [_("The payment date cannot be in the future.")]
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    ledger.disburse(session, actor, tranche.agreement, tranche.amount_eur,
+                    _("Tranche %(n)d of %(number)s", n=tranche.position, number=tranche.agreement.number),
+                    on=paid_on, tranche=tranche)
+    tranche.status = TrancheStatus.PAID
+    tranche.paid_on, tranche.bank_reference = paid_on, bank_reference.strip()
+    audit.record(session, actor, "tranche.paid", tranche, before={"status": "approved"},
+                 after={"status": "paid", "paid_on": paid_on, "bank_reference": tranche.bank_reference})
+    return tranche

@@ -1,0 +1,279 @@
+"""Agreements, the ledger and its invariants, the four-eyes tranche workflow — and the invariants
+under 200 real parallel connections on PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from portal import clock
+from portal.applications import review
+from portal.errors import InvalidTransition, NotAllowed, ValidationFailed
+from portal.grants import ledger
+from portal.grants import services as grants
+from portal.grants.services import Terms, TrancheRow
+from portal.models import (
+    Application,
+    ApplicationStatus,
+    AuditEvent,
+    Call,
+    CallKind,
+    CallStatus,
+    EntryKind,
+    GrantAgreement,
+    LedgerEntry,
+    OrgKind,
+    Outcome,
+    Programme,
+    Role,
+    TrancheStatus,
+)
+from tests import factories
+from tests.conftest import is_postgres
+from tests.test_grant_workflow import ctx, g, scored  # noqa: F401  (fixtures and builders shared with the workflow)
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def award(session, g, monkeypatch):  # noqa: F811
+    """An application awarded 80,000.00 EUR after the call's deadline."""
+    application = scored(session, g, "provider", (40, 30, 20), (38, 30, 20))
+    monkeypatch.setattr(clock, "now", lambda: g.call.closes_at + timedelta(minutes=1))
+    review.decide(session, g.users["admin"], application, Outcome.AWARD, Decimal("78000.00"), "", "Прва.")
+    g.application = application
+    return g
+
+
+def terms(committed="78000.00", tranches=(("30000.00", 0), ("48000.00", 3)), **overrides) -> Terms:
+    values = dict(signature_date=date(2027, 1, 15), start_date=date(2027, 2, 1), end_date=date(2029, 1, 31),
+                  committed_eur=Decimal(committed),
+                  tranches=[TrancheRow(date(2027, 2, 1) + timedelta(days=90 * i), Decimal(a), n)
+                            for i, (a, n) in enumerate(tranches)])
+    values.update(overrides)
+    return Terms(**values)
+
+
+def sign(session, w, **overrides):
+    return grants.create_agreement(session, w.users["finance"], w.application, f"SSIP-GA-{next(_numbers):03d}",
+                                   terms(**overrides))
+
+
+# Agreements ------------------------------------------------------------------------------------------------
+
+def test_an_award_becomes_an_agreement_and_a_commitment(session, award):
+    agreement = sign(session, award)
+    entry = session.scalar(sa.select(LedgerEntry).where(LedgerEntry.agreement_id == agreement.id))
+    assert (entry.kind, entry.amount_eur, entry.eur_mkd, entry.amount_mkd) == (
+        EntryKind.COMMITMENT, Decimal("78000.00"), Decimal("61.5000"), Decimal("4797000.00"))
+    assert [t.amount_eur for t in agreement.tranches] == [Decimal("30000.00"), Decimal("48000.00")]
+    assert ledger.committed_to(session, agreement.id) == Decimal("78000.00")
+    with pytest.raises(InvalidTransition):
+        sign(session, award)
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"committed": "78000.01", "tranches": (("78000.01", 0),)}, "committed_eur"),  # more than the award
+    ({"tranches": (("30000.00", 0), ("40000.00", 3))}, "tranches"),                 # do not add up
+    ({"end_date": date(2032, 2, 2)}, "end_date"),                                   # over 60 months
+])
+def test_agreement_terms_are_checked(session, award, overrides, field):
+    with pytest.raises(ValidationFailed) as refused:
+        sign(session, award, **overrides)
+    assert field in refused.value.field_errors
+    assert session.scalar(sa.select(sa.func.count(GrantAgreement.id))) == 0
+
+
+def test_only_finance_or_admin_sign_and_only_awards(session, award):
+    with pytest.raises(NotAllowed):
+        grants.create_agreement(session, award.users["reviewer"], award.application, "X-1", terms())
+    award.application.status = ApplicationStatus.RESERVE
+    with pytest.raises(InvalidTransition):
+        sign(session, award)
+
+
+def test_amendments_are_versions_and_pass_the_same_checks(session, award):
+    agreement = sign(session, award)
+    award.call.allocation_eur = Decimal("80000.00")
+    with pytest.raises(ValidationFailed):  # +5,000 would pass the call's allocation
+        grants.amend(session, award.users["finance"], agreement,
+                     terms(committed="83000.00", tranches=(("35000.00", 0), ("48000.00", 3))), "Повеќе корисници")
+    grants.amend(session, award.users["finance"], agreement,
+                 terms(committed="80000.00", tranches=(("32000.00", 0), ("48000.00", 3))), "Повеќе корисници")
+    grants.amend(session, award.users["finance"], agreement,
+                 terms(committed="70000.00", tranches=(("22000.00", 0), ("48000.00", 3))), "Помалку корисници")
+    session.refresh(agreement)
+    assert [(v.version, v.committed_eur) for v in agreement.versions] == [
+        (1, Decimal("78000.00")), (2, Decimal("80000.00")), (3, Decimal("70000.00"))]
+    amounts = session.scalars(sa.select(LedgerEntry.amount_eur).where(LedgerEntry.agreement_id == agreement.id)
+                              .order_by(LedgerEntry.id)).all()
+    assert amounts == [Decimal("78000.00"), Decimal("2000.00"), Decimal("-10000.00")]
+    assert ledger.committed_to(session, agreement.id) == Decimal("70000.00")
+    with pytest.raises(ValidationFailed):
+        grants.amend(session, award.users["finance"], agreement, terms(), " ")
+
+
+# Tranches: four eyes and conditions ----------------------------------------------------------------------
+
+def test_tranche_release_four_eyes_then_paid(session, award):
+    agreement = sign(session, award)
+    advance, second = agreement.tranches
+    finance, admin = award.users["finance"], award.users["admin"]
+    today = clock.utc_to_skopje(clock.now()).date()
+    with pytest.raises(NotAllowed):
+        grants.request_release(session, admin, advance)  # finance requests
+    with pytest.raises(InvalidTransition):
+        grants.approve_release(session, admin, advance)  # nothing requested yet
+    grants.request_release(session, finance, advance)
+    with pytest.raises(NotAllowed):
+        grants.approve_release(session, finance, advance)  # the requester cannot approve
+    with pytest.raises(InvalidTransition):
+        grants.mark_paid(session, finance, advance, today, "MK07-0001")  # not approved
+    grants.approve_release(session, admin, advance)
+    with pytest.raises(ValidationFailed):
+        grants.mark_paid(session, finance, advance, today, " ")
+    with pytest.raises(ValidationFailed):
+        grants.mark_paid(session, finance, advance, today + timedelta(days=1), "MK07-0001")
+    grants.mark_paid(session, finance, advance, today, "MK07-0001")
+    assert advance.status == TrancheStatus.PAID
+    assert ledger.paid_to(session, agreement.id) == Decimal("30000.00")
+    with pytest.raises(InvalidTransition):  # reports accepted up to month 3 are required
+        grants.request_release(session, finance, second)
+    actions = session.scalars(sa.select(AuditEvent.action).where(AuditEvent.object_type == "tranche")).all()
+    assert actions == ["tranche.requested", "tranche.approved", "tranche.paid"]
+
+
+# The ledger -----------------------------------------------------------------------------------------------
+
+def test_payments_never_exceed_the_commitment_and_reversals_are_entries(session, award):
+    agreement = sign(session, award)
+    finance = award.users["finance"]
+    paid = ledger.disburse(session, finance, agreement, Decimal("78000.00"), "Целосно")
+    with pytest.raises(ValidationFailed):
+        ledger.disburse(session, finance, agreement, Decimal("0.01"))
+    commitment = session.scalar(sa.select(LedgerEntry).where(LedgerEntry.agreement_id == agreement.id,
+                                                             LedgerEntry.kind == EntryKind.COMMITMENT))
+    with pytest.raises(ValidationFailed):  # would leave less committed than paid
+        ledger.reverse(session, finance, commitment, "Грешка")
+    correction = ledger.reverse(session, finance, paid, "Двојно внесено")
+    assert (correction.amount_eur, correction.reverses_id) == (Decimal("-78000.00"), paid.id)
+    assert ledger.paid_to(session, agreement.id) == Decimal("0.00")
+    with pytest.raises(InvalidTransition):
+        ledger.reverse(session, finance, paid, "Пак")
+    with pytest.raises(InvalidTransition):
+        ledger.reverse(session, finance, correction, "Пак")
+
+
+def test_the_database_refuses_to_change_a_ledger_entry(session, award):
+    agreement = sign(session, award)
+    entry_id = session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.agreement_id == agreement.id))
+    for statement in (sa.update(LedgerEntry).where(LedgerEntry.id == entry_id).values(amount_eur=1),
+                      sa.delete(LedgerEntry).where(LedgerEntry.id == entry_id)):
+        with pytest.raises(sa.exc.DatabaseError), session.begin_nested():
+            session.execute(statement)
+
+
+def test_the_envelope_caps_commitments(session, award):
+    programme = session.get(Programme, award.call.programme_id)
+    programme.envelope_eur = ledger.committed_in_programme(session, programme.id) + Decimal("50000.00")
+    with pytest.raises(ValidationFailed) as refused:
+        sign(session, award)
+    assert "amount" in refused.value.field_errors
+    totals = ledger.totals(session, programme)
+    assert totals.committed == Decimal("0") and totals.uncommitted == Decimal("50000.00")
+
+
+# 200 parallel connections on PostgreSQL ------------------------------------------------------------------
+
+@pytest.fixture
+def isolated(base_app):
+    """A programme of its own with a small envelope, a call, one agreement and a finance officer, committed
+    for real (the parallel sessions must see them). The programme is separate, so the other tests' sums
+    are untouched; ledger rows cannot be deleted, by design."""
+    if not is_postgres():
+        pytest.skip("row locks under parallel connections are proven on PostgreSQL")
+    engine = base_app.extensions["db_engine"]
+    with base_app.app_context(), Session(engine) as setup:
+        ministry = factories.org(setup, OrgKind.MINISTRY)
+        finance = factories.user(setup, Role.FINANCE, ministry)
+        provider, municipality = factories.org(setup, OrgKind.PROVIDER), factories.org(setup, OrgKind.MUNICIPALITY)
+        programme = Programme(name="Concurrency", loan_reference="TEST", envelope_eur=Decimal("1000.00"))
+        setup.add(programme)
+        setup.flush()
+        now = clock.now()
+        call = Call(programme_id=programme.id, kind=CallKind.GRANT, reference=f"PAR-{next(_numbers)}-{now:%H%M%S%f}",
+                    title_mk="Т", title_sq="T", title_en="T", opens_at=now - timedelta(days=2), closes_at=now,
+                    allocation_eur=Decimal("2000.00"), status=CallStatus.DECIDED)
+        setup.add(call)
+        setup.flush()
+        application = Application(call_id=call.id, organisation_id=provider.id, municipality_org_id=municipality.id,
+                                  status=ApplicationStatus.AWARDED)
+        setup.add(application)
+        setup.flush()
+        agreement = GrantAgreement(application_id=application.id, call_id=call.id, organisation_id=provider.id,
+                                   municipality_org_id=municipality.id, number=call.reference, created_by_id=finance.id)
+        setup.add(agreement)
+        setup.commit()
+        ids = (finance.id, agreement.id, programme.id)
+    return base_app, engine, ids
+
+
+def _parallel(app, engine, work, attempts=200, workers=12):
+    def attempt(_n: int) -> bool:
+        with app.test_request_context(), Session(engine) as session:
+            try:
+                work(session)
+                session.commit()
+                return True
+            except ValidationFailed:
+                session.rollback()
+                return False
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(attempt, range(attempts)))
+
+
+def test_200_parallel_commitments_never_overcommit(isolated):
+    app, engine, (finance_id, agreement_id, programme_id) = isolated
+    from portal.models import User
+
+    def commit(session):
+        ledger.commit(session, session.get(User, finance_id), session.get(GrantAgreement, agreement_id), Decimal("30.00"))
+
+    succeeded = _parallel(app, engine, commit)
+    with Session(engine) as check:
+        committed = ledger.committed_in_programme(check, programme_id)
+    assert succeeded == 33  # ⌊1000.00 / 30.00⌋
+    assert committed == Decimal("990.00")
+    assert max(committed - Decimal("1000.00"), Decimal("0")) == Decimal("0.00")  # overcommitment
+
+
+def test_200_parallel_payments_never_overpay(isolated):
+    app, engine, (finance_id, agreement_id, _programme_id) = isolated
+    from portal.models import User
+
+    with app.test_request_context(), Session(engine) as session:
+        ledger.commit(session, session.get(User, finance_id), session.get(GrantAgreement, agreement_id), Decimal("1000.00"))
+        session.commit()
+
+    def pay(session):
+        ledger.disburse(session, session.get(User, finance_id), session.get(GrantAgreement, agreement_id), Decimal("30.00"))
+
+    succeeded = _parallel(app, engine, pay)
+    with Session(engine) as check:
+        paid = ledger.paid_to(check, agreement_id)
+    assert succeeded == 33
+    assert paid == Decimal("990.00")
+
+
+def test_month_arithmetic_and_the_five_month_start_warning(ctx):  # noqa: F811
+    assert grants.add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
+    assert grants.add_months(date(2027, 11, 15), 60) == date(2032, 11, 15)
+    assert grants.start_warning(terms(start_date=date(2027, 6, 15))) is None  # exactly five months
+    assert grants.start_warning(terms(start_date=date(2027, 6, 16))) is not None
