@@ -66,11 +66,12 @@ def register_blueprints(app: Flask) -> None:
     from portal.calls.routes import public as calls_bp
     from portal.documents.routes import bp as documents_bp
     from portal.eois.routes import bp as eois_bp
+    from portal.grants.routes import bp as grants_bp
     from portal.main.routes import bp as main_bp
     from portal.organisations.routes import bp as organisations_bp
     from portal.reference.routes import bp as reference_bp
 
-    for bp in (main_bp, auth_bp, organisations_bp, documents_bp, calls_bp, calls_admin_bp, eois_bp, applications_bp, admin_bp,
+    for bp in (main_bp, auth_bp, organisations_bp, documents_bp, calls_bp, calls_admin_bp, eois_bp, applications_bp, grants_bp, admin_bp,
                reference_bp):
         app.register_blueprint(bp)
 

@@ -206,6 +206,22 @@ def can_request_release(user: Any) -> bool:
     return _active(user) and user.role == Role.FINANCE
 
 
+def can_view_agreement(user: Any, agreement: Any) -> bool:
+    """The ministry; the provider that signed it; the municipality where it runs. Monitors see totals only."""
+    if not _active(user):
+        return False
+    return user.is_ministry or user.organisation_id in (agreement.organisation_id, agreement.municipality_org_id)
+
+
+def can_view_envelope(user: Any) -> bool:
+    """The envelope dashboard and the quarterly financial report: the ministry and the monitors."""
+    return _active(user) and (user.is_ministry or user.role == Role.MONITOR)
+
+
+def can_download_ledger(user: Any) -> bool:
+    return _active(user) and user.is_ministry
+
+
 def can_approve_release(user: Any) -> bool:
     """A second ministry user (administrator or finance officer) approves; the service refuses the requester."""
     return _active(user) and user.role in (Role.ADMIN, Role.FINANCE)

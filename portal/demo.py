@@ -463,6 +463,30 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
         review.decide(session, admin, most, Outcome.RESERVE, None, "",
                       "Квалитетна апликација, но бараниот износ не се вклопува во преостанатиот буџет на повикот.")
     pilot.status = CallStatus.DECIDED
+    # Both awards are signed; Достоинство's advance has been paid, Сончев зрак's is waiting for approval.
+    from portal.grants import services as grants
+
+    finance = users["finance"]
+    for number, app, paid in (("SSIP-GA-2026-001", dostoinstvo, True), ("SSIP-GA-2026-002", soncev, False)):
+        award = grants.award_of(session, app)
+        signed = (now - 90 * day).date()
+        start = (now - 75 * day).date().replace(day=1)
+        advance = (award.amount_eur * Decimal("0.30")).quantize(Decimal("0.01"))
+        rest = award.amount_eur - advance
+        third = (rest / 3).quantize(Decimal("0.01"))
+        schedule = [grants.TrancheRow(start, advance, 0), grants.TrancheRow(grants.add_months(start, 6), third, 6),
+                    grants.TrancheRow(grants.add_months(start, 12), third, 12),
+                    grants.TrancheRow(grants.add_months(start, 18), rest - 2 * third, 18)]
+        with _at(now - 90 * day):
+            agreement = grants.create_agreement(session, finance, app, number, grants.Terms(
+                signature_date=signed, start_date=start, end_date=grants.add_months(start, 24),
+                committed_eur=award.amount_eur, tranches=schedule))
+            grants.request_release(session, finance, agreement.tranches[0])
+        if paid:
+            with _at(now - 85 * day):
+                grants.approve_release(session, admin, agreement.tranches[0])
+                grants.mark_paid(session, finance, agreement.tranches[0], (now - 85 * day).date(), "MK07 2100 0000 4411")
+        added += 1
     # The open call: Сончев зрак is preparing a draft for Bitola.
     current = session.scalar(sa.select(Call).where(Call.kind == CallKind.GRANT, Call.id != pilot.id))
     if current is not None and apps.eligible_municipalities(session, current):

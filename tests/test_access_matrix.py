@@ -232,6 +232,35 @@ MATRIX: dict[tuple[str, str], Row] = {
         "GET", lambda w, r, s, sc: f"/admin/calls/{w.grant_call.id}/review-settings", {"any": only({"admin"}, 200)}),
     ("applications.review_settings", "POST"): Row(
         "POST", lambda w, r, s, sc: f"/admin/calls/{w.grant_call.id}/review-settings", {"any": only({"admin"}, 422)}),
+    # Grant agreements: own = provider A's agreement in municipality A; foreign = provider B's in municipality B.
+    ("grants.create", "GET"): Row("GET", lambda w, r, s, sc: f"/applications/{w.agreement[sc].application_id}/agreement",
+                                  {"own": only({"admin", "finance"}, 200), "foreign": only({"admin", "finance"}, 200)}),
+    # An empty form is refused with its errors (422).
+    ("grants.create", "POST"): Row("POST", lambda w, r, s, sc: f"/applications/{w.agreement[sc].application_id}/agreement",
+                                   {"own": only({"admin", "finance"}, 422), "foreign": only({"admin", "finance"}, 422)}),
+    ("grants.index", "GET"): Row("GET", lambda w, r, s, sc: "/grants", {"any": only(LOGGED_IN - {"monitor"}, 200)}),
+    ("grants.detail", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}",
+                                  {"own": only(MINISTRY | {"provider", "municipality"}, 200), "foreign": only(MINISTRY, 200)}),
+    ("grants.amend", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/amend",
+                                 {"own": only({"admin", "finance"}, 200), "foreign": only({"admin", "finance"}, 200)}),
+    ("grants.amend", "POST"): Row("POST", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/amend",
+                                  {"own": only({"admin", "finance"}, 422), "foreign": only({"admin", "finance"}, 422)}),
+    # Without a file the upload is refused with a message on the agreement page (redirect).
+    ("grants.upload_document", "POST"): Row("POST", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/documents",
+                                            {"own": only({"admin", "finance"}, 302), "foreign": only({"admin", "finance"}, 302)}),
+    # The advance (no condition) can be requested by finance; approving or paying a planned tranche is refused (409).
+    ("grants.request_release", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/tranches/{w.agreement[sc].tranches[0].id}/request",
+        {"own": only({"finance"}, 302), "foreign": only({"finance"}, 302)}),
+    ("grants.approve_release", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/tranches/{w.agreement[sc].tranches[1].id}/approve",
+        {"own": only({"admin", "finance"}, 409), "foreign": only({"admin", "finance"}, 409)}),
+    ("grants.mark_paid", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/tranches/{w.agreement[sc].tranches[1].id}/pay",
+        {"own": only({"finance"}, 409), "foreign": only({"finance"}, 409)}),
+    ("grants.envelope", "GET"): Row("GET", lambda w, r, s, sc: "/envelope", {"any": only(MINISTRY | {"monitor"}, 200)}),
+    ("grants.ledger_download", "GET"): Row("GET", lambda w, r, s, sc: "/envelope/ledger.xlsx", {"any": only(MINISTRY, 200)}),
+    ("grants.ifr", "GET"): Row("GET", lambda w, r, s, sc: "/envelope/ifr.xlsx", {"any": only(MINISTRY | {"monitor"}, 200)}),
     # Administration.
     ("admin.users", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users", {"any": only({"admin"}, 200)}),
     ("admin.invite_user", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users/invite", {"any": only({"admin"}, 200)}),
@@ -357,6 +386,35 @@ def _grant_world(world, session) -> None:
     world.assignment = review.assign(session, admin, own, reviewer)
     world.grant_call = grant
     world.app = {"own": own, "foreign": applications.start(session, world.users["provider_b"], grant, municipality)}
+    _agreement_world(world, session, second)
+
+
+def _agreement_world(world, session, eoi_call) -> None:
+    """Awarded applications in a second grant call (the award is written directly: the workflow that
+    leads to it is tested elsewhere) and their signed agreements."""
+    from datetime import date
+    from decimal import Decimal
+
+    from portal.grants import services as grants
+    from portal.models import Application, ApplicationStatus, AwardDecision, CallKind, Outcome
+
+    admin = world.users["admin"]
+    call = factories.eoi_call(session, admin, kind=CallKind.GRANT, linked_call_id=eoi_call.id,
+                              allocation_eur=Decimal("100000.00"))
+    world.agreement = {}
+    for scope, provider, municipality in (("own", "provider", "municipality"), ("foreign", "provider_b", "municipality_b")):
+        application = Application(call_id=call.id, organisation_id=world.orgs[provider].id,
+                                  municipality_org_id=world.orgs[municipality].id, status=ApplicationStatus.AWARDED,
+                                  reference=f"{call.reference}-{scope}")
+        session.add(application)
+        session.flush()
+        session.add(AwardDecision(application_id=application.id, outcome=Outcome.AWARD, amount_eur=Decimal("40000.00"),
+                                  reasons="Доделено.", decided_by_id=admin.id))
+        session.flush()
+        world.agreement[scope] = grants.create_agreement(session, admin, application, f"GA-{scope}", grants.Terms(
+            signature_date=date(2027, 1, 10), start_date=date(2027, 2, 1), end_date=date(2029, 1, 31),
+            committed_eur=Decimal("40000.00"), tranches=[grants.TrancheRow(date(2027, 2, 1), Decimal("12000.00"), 0),
+                                                         grants.TrancheRow(date(2027, 8, 1), Decimal("28000.00"), 6)]))
 
 
 @pytest.mark.parametrize("key", sorted(MATRIX), ids=lambda k: f"{k[1]} {k[0]}")

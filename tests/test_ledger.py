@@ -19,6 +19,7 @@ from portal.grants import ledger
 from portal.grants import services as grants
 from portal.grants.services import Terms, TrancheRow
 from portal.models import (
+    AgreementVersion,
     Application,
     ApplicationStatus,
     AuditEvent,
@@ -219,6 +220,10 @@ def isolated(base_app):
         agreement = GrantAgreement(application_id=application.id, call_id=call.id, organisation_id=provider.id,
                                    municipality_org_id=municipality.id, number=call.reference, created_by_id=finance.id)
         setup.add(agreement)
+        setup.flush()
+        setup.add(AgreementVersion(agreement_id=agreement.id, version=1, signature_date=date(2027, 1, 1),
+                                   start_date=date(2027, 2, 1), end_date=date(2028, 1, 31),
+                                   committed_eur=Decimal("1000.00"), created_by_id=finance.id))
         setup.commit()
         ids = (finance.id, agreement.id, programme.id)
     return base_app, engine, ids
@@ -277,3 +282,48 @@ def test_month_arithmetic_and_the_five_month_start_warning(ctx):  # noqa: F811
     assert grants.add_months(date(2027, 11, 15), 60) == date(2032, 11, 15)
     assert grants.start_warning(terms(start_date=date(2027, 6, 15))) is None  # exactly five months
     assert grants.start_warning(terms(start_date=date(2027, 6, 16))) is not None
+
+
+# Query counts ---------------------------------------------------------------------------------------------
+
+def _agreements(app, session, world, call, count: int) -> None:
+    from portal.models import AwardDecision
+
+    with app.test_request_context():
+        for _n in range(count):
+            provider = factories.org(session, OrgKind.PROVIDER)
+            application = Application(call_id=call.id, organisation_id=provider.id,
+                                      municipality_org_id=world.orgs["municipality"].id, status=ApplicationStatus.AWARDED)
+            session.add(application)
+            session.flush()
+            session.add(AwardDecision(application_id=application.id, outcome=Outcome.AWARD,
+                                      amount_eur=Decimal("10000.00"), reasons="Да.", decided_by_id=world.users["admin"].id))
+            session.flush()
+            agreement = grants.create_agreement(session, world.users["admin"], application, f"Q-{next(_numbers)}", terms(
+                committed="10000.00", tranches=(("4000.00", 0), ("6000.00", 6))))
+            grants.request_release(session, world.users["finance"], agreement.tranches[0])
+            grants.approve_release(session, world.users["admin"], agreement.tranches[0])
+            grants.mark_paid(session, world.users["finance"], agreement.tranches[0], date(2026, 11, 2), "REF")
+        session.commit()
+
+
+@pytest.mark.parametrize(("role", "path", "expected"), [
+    ("finance", "/grants", 5), ("monitor", "/envelope", 13), ("finance", "/envelope/ifr.xlsx", 7),
+    ("finance", "/envelope/ledger.xlsx", 2),
+])
+def test_money_pages_do_not_grow_with_agreements(app, client, world, session, role, path, expected):
+    from tests.conftest import count_queries, login
+
+    with app.test_request_context():
+        call = factories.eoi_call(session, world.users["admin"], kind=CallKind.GRANT, allocation_eur=Decimal("500000.00"))
+        session.commit()
+    _agreements(app, session, world, call, 1)
+    login(client, world.users[role])
+    assert client.get(path).status_code == 200
+    with count_queries(app) as few:
+        client.get(path)
+    _agreements(app, session, world, call, 5)
+    with count_queries(app) as many:
+        response = client.get(path)
+    assert response.status_code == 200
+    assert (few.count, many.count) == (expected, expected), "\n".join(many.statements)

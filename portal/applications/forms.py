@@ -167,7 +167,7 @@ class ReviewSettingsForm(FlaskForm):
                               description=_l("Empty: the standard checklist."))
     reviewers_required = IntegerField(_l("Reviewers per application"), validators=[
         DataRequired(_l("Enter a number from 1 to 9.")), NumberRange(min=1, max=9, message=_l("Enter a number from 1 to 9."))])
-    discrepancy_pct = DecimalField(_l("Discrepancy threshold (% of the maximum score)"), places=2, validators=[
+    discrepancy_pct = DecimalField(_l("Discrepancy threshold (percentage of the maximum score)"), places=2, validators=[
         DataRequired(_l("Enter a percentage above 0 and at most 100.")),
         NumberRange(min=Decimal("0.01"), max=100, message=_l("Enter a percentage above 0 and at most 100."))])
     chair_id = SelectField(_l("Committee chair"), coerce=int, validate_choice=False)

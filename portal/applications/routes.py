@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -139,7 +140,15 @@ def _render(application: Application, form: ApplicationForm | None = None, statu
         endorsement_deadline=services.endorsement_deadline(application.call),
         can_withdraw=access.can_edit_application(current_user, application)
         and application.status == ApplicationStatus.SUBMITTED and now < application.call.closes_at,
-        checklist_label=review.checklist_label, **_labels(), **extra), status
+        checklist_label=review.checklist_label, can_sign=access.can_manage_agreements(current_user),
+        agreement=_visible_agreement(application), **_labels(), **extra), status
+
+
+def _visible_agreement(application: Application):
+    from portal.models import GrantAgreement
+
+    agreement = db.scalar(sa.select(GrantAgreement).where(GrantAgreement.application_id == application.id))
+    return agreement if agreement is not None and access.can_view_agreement(current_user, agreement) else None
 
 
 @bp.get("/applications/<int:application_id>")

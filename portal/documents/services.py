@@ -50,6 +50,7 @@ PURPOSES: dict[str, Purpose] = {
     "employment_registration": Purpose(_l("Employment agency registration"), True),
     "needs_assessment": Purpose(_l("Needs assessment"), False),
     "cofinancing_statement": Purpose(_l("Co-financing statement"), False),
+    "agreement_amendment": Purpose(_l("Signed amendment"), False),
     "work_plan": Purpose(_l("Work plan"), False),
     "budget_detail": Purpose(_l("Detailed budget"), False),
     "call_text": Purpose(_l("Text of the call"), False),
@@ -63,6 +64,7 @@ OBJECT_PURPOSES: dict[str, tuple[str, ...]] = {
     "eoi": ("council_decision", "needs_assessment", "cofinancing_statement", "other"),
     "call": ("call_text", "call_annex"),
     "application": ("work_plan", "budget_detail", "cofinancing_statement", "licence", "statute", "other"),
+    "agreement": ("signed_agreement", "agreement_amendment", "other"),
 }
 
 

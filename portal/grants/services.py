@@ -137,6 +137,18 @@ def amend(session: Session, actor: User, agreement: GrantAgreement, terms: Terms
     if errors:
         raise ValidationFailed(field_errors=errors)
     current = agreement.current
+    existing = list(agreement.tranches)
+    if terms.tranches:
+        if len(terms.tranches) < len(existing):
+            errors.setdefault("tranches", []).append(_("An amendment keeps every tranche; set a planned one's amount "
+                                                       "to what remains instead of removing it."))
+        for tranche, row in zip(existing, terms.tranches, strict=False):
+            if tranche.status != TrancheStatus.PLANNED and (row.amount_eur != tranche.amount_eur
+                                                            or row.planned_date != tranche.planned_date):
+                errors.setdefault("tranches", []).append(
+                    _("Tranche %(n)d is already in payment and cannot change.", n=tranche.position))
+        if errors:
+            raise ValidationFailed(field_errors=errors)
     difference = terms.committed_eur - current.committed_eur
     if difference > 0:
         ledger.commit(session, actor, agreement, difference, reason, on=terms.signature_date)
@@ -147,10 +159,20 @@ def amend(session: Session, actor: User, agreement: GrantAgreement, terms: Terms
                                committed_eur=terms.committed_eur, reason=reason.strip(), document_id=terms.document_id,
                                created_by_id=actor.id)
     session.add(version)
+    for position, row in enumerate(terms.tranches, start=1):
+        if position <= len(existing):
+            tranche = existing[position - 1]
+            if tranche.status == TrancheStatus.PLANNED:
+                tranche.planned_date, tranche.amount_eur = row.planned_date, row.amount_eur
+                tranche.reports_required_through = row.reports_required_through
+        else:
+            session.add(Tranche(agreement=agreement, position=position, planned_date=row.planned_date,
+                                amount_eur=row.amount_eur, reports_required_through=row.reports_required_through))
     session.flush()
     audit.record(session, actor, "agreement.amended", agreement,
                  before={"version": current.version, "committed_eur": current.committed_eur},
-                 after={"version": version.version, "committed_eur": version.committed_eur, "reason": reason.strip()})
+                 after={"version": version.version, "committed_eur": version.committed_eur, "reason": reason.strip(),
+                        "tranches": [str(t.amount_eur) for t in terms.tranches]})
     return version
 
 
@@ -213,3 +235,66 @@ def mark_paid(session: Session, actor: User, tranche: Tranche, paid_on: date, ba
     audit.record(session, actor, "tranche.paid", tranche, before={"status": "approved"},
                  after={"status": "paid", "paid_on": paid_on, "bank_reference": tranche.bank_reference})
     return tranche
+
+
+# Reading ------------------------------------------------------------------------------------------------
+
+def award_of(session: Session, application: Application):
+    decision = review.latest_decisions(session, [application.id]).get(application.id)
+    return decision if decision is not None and decision.outcome == Outcome.AWARD else None
+
+
+def terms_of(version: AgreementVersion) -> Terms:
+    return Terms(signature_date=version.signature_date, start_date=version.start_date, end_date=version.end_date,
+                 committed_eur=version.committed_eur, tranches=[])
+
+
+def visible_agreements(session: Session, actor: User) -> list[GrantAgreement] | None:
+    """The ministry sees every agreement, a provider its own, a municipality those in it; monitors see totals."""
+    query = (sa.select(GrantAgreement).options(sa.orm.selectinload(GrantAgreement.versions),
+                                               sa.orm.selectinload(GrantAgreement.tranches),
+                                               sa.orm.joinedload(GrantAgreement.application).joinedload(Application.organisation),
+                                               sa.orm.joinedload(GrantAgreement.application)
+                                               .joinedload(Application.municipality_org))
+             .order_by(GrantAgreement.number))
+    if actor.is_ministry:
+        pass
+    elif access.can_prepare_application(actor):
+        query = query.where(GrantAgreement.organisation_id == actor.organisation_id)
+    elif access.can_endorse_applications(actor):
+        query = query.where(GrantAgreement.municipality_org_id == actor.organisation_id)
+    else:
+        return None
+    return list(session.scalars(query).unique())
+
+
+def paid_by_agreement(session: Session, agreements: list[GrantAgreement]) -> dict[int, Decimal]:
+    from portal.models import EntryKind, LedgerEntry
+
+    if not agreements:
+        return {}
+    rows = session.execute(sa.select(LedgerEntry.agreement_id, sa.func.sum(LedgerEntry.amount_eur))
+                           .where(LedgerEntry.kind == EntryKind.DISBURSEMENT,
+                                  LedgerEntry.agreement_id.in_([a.id for a in agreements]))
+                           .group_by(LedgerEntry.agreement_id)).all()
+    return {agreement_id: Decimal(total) for agreement_id, total in rows}
+
+
+def tranche_status_label(status: TrancheStatus) -> str:
+    return {TrancheStatus.PLANNED: _("planned"), TrancheStatus.REQUESTED: _("release requested"),
+            TrancheStatus.APPROVED: _("release approved"), TrancheStatus.PAID: _("paid")}[status]
+
+
+def entry_kind_label(kind) -> str:
+    return {"commitment": _("commitment"), "disbursement": _("disbursement")}[str(kind)]
+
+
+def ledger_rows(session: Session) -> list[tuple]:
+    from portal.models import Call, LedgerEntry, Organisation
+
+    rows = session.execute(
+        sa.select(LedgerEntry, Call.reference, GrantAgreement.number, Organisation.name)
+        .join(Call, Call.id == LedgerEntry.call_id).join(GrantAgreement, GrantAgreement.id == LedgerEntry.agreement_id)
+        .join(Organisation, Organisation.id == GrantAgreement.organisation_id).order_by(LedgerEntry.id)).all()
+    return [(e.id, e.entry_date, entry_kind_label(e.kind), call, number, provider, e.amount_eur, e.eur_mkd, e.amount_mkd,
+             e.reverses_id or "", e.note) for e, call, number, provider in rows]

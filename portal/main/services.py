@@ -87,6 +87,12 @@ def dashboard_for(session: Session, user: User) -> dict[str, Any]:
         data["app_status_label"] = app_status_label
         data["applications"] = for_provider(session, user.organisation_id)
         data["open_grant_calls"] = open_grant_calls(session)
+    if user.role in (Role.ADMIN, Role.FINANCE):
+        from portal.models import Tranche, TrancheStatus
+
+        data["tranches_waiting"] = list(session.scalars(
+            sa.select(Tranche).where(Tranche.status.in_([TrancheStatus.REQUESTED, TrancheStatus.APPROVED]))
+            .options(sa.orm.joinedload(Tranche.agreement)).order_by(Tranche.planned_date).limit(10)))
     if user.role == Role.ADMIN:
         data["invited_count"] = session.scalar(
             sa.select(sa.func.count()).where(User.password_hash.is_(None), User.active.is_(True))) or 0

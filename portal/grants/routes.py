@@ -1,0 +1,236 @@
+"""Agreements, tranches and the envelope: thin routes over `portal.grants`."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal import access, clock
+from portal.access import permission_required, role_required
+from portal.applications import services as application_services
+from portal.calls.forms import ConfirmForm
+from portal.db import db
+from portal.documents import services as document_services
+from portal.documents.forms import upload_form
+from portal.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
+from portal.exports import csv_response, xlsx_response
+from portal.grants import dashboard, ledger
+from portal.grants import services as grants
+from portal.grants.forms import AgreementForm, AmendmentForm, PaymentForm
+from portal.models import Application, Document, GrantAgreement, LedgerEntry, Tranche
+from portal.web import apply_errors
+
+bp = Blueprint("grants", __name__)
+
+
+def _agreement(agreement_id: int) -> GrantAgreement:
+    agreement = db.get(GrantAgreement, agreement_id)
+    if agreement is None:
+        raise NotFound()
+    if not access.can_view_agreement(current_user, agreement):
+        raise NotAllowed()
+    return agreement
+
+
+def _terms_errors(form, exc: ValidationFailed) -> None:
+    apply_errors(form, exc)
+
+
+@bp.route("/applications/<int:application_id>/agreement", methods=["GET", "POST"])
+@permission_required(access.can_manage_agreements)
+def create(application_id: int):
+    application = db.get(Application, application_id)
+    if application is None:
+        raise NotFound()
+    form = AgreementForm()
+    award = grants.award_of(db, application)
+    if request.method == "GET" and award is not None:
+        form.committed_eur.data = award.amount_eur
+    if form.add_tranche.data:
+        form.tranches.append_entry()
+    elif form.validate_on_submit() and not form.tranche_errors():
+        try:
+            agreement = grants.create_agreement(db, current_user, application, form.number.data or "", form.to_terms())
+        except ValidationFailed as exc:
+            _terms_errors(form, exc)
+        else:
+            db.commit()
+            flash(_("The agreement has been recorded and its amount committed."), "success")
+            return redirect(url_for("grants.detail", agreement_id=agreement.id))
+    else:
+        form.form_errors.extend(form.tranche_errors())
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("grants/agreement_form.html", form=form, application=application, award=award,
+                           agreement=None), status
+
+
+@bp.get("/grants")
+@role_required()
+def index():
+    agreements = grants.visible_agreements(db, current_user)
+    if agreements is None:
+        abort(403)
+    return render_template("grants/index.html", agreements=agreements, paid=grants.paid_by_agreement(db, agreements))
+
+
+@bp.get("/grants/<int:agreement_id>")
+@role_required()
+def detail(agreement_id: int):
+    agreement = _agreement(agreement_id)
+    documents = document_services.documents_for(db, "agreement", agreement.id)
+    can_manage = access.can_manage_agreements(current_user)
+    entries = db.query(LedgerEntry).filter(LedgerEntry.agreement_id == agreement.id).order_by(LedgerEntry.id).all()
+    return render_template(
+        "grants/detail.html", agreement=agreement, entries=entries, documents=documents,
+        history=document_services.versions_by_series(db, [d.series_id for d in documents]),
+        upload=upload_form(document_services.OBJECT_PURPOSES["agreement"]) if can_manage else None,
+        upload_url=url_for("grants.upload_document", agreement_id=agreement.id),
+        purpose_label=document_services.purpose_label, can_download=access.can_download_document,
+        committed=ledger.committed_to(db, agreement.id), paid=ledger.paid_to(db, agreement.id),
+        can_manage=can_manage, can_request=access.can_request_release(current_user),
+        can_approve=access.can_approve_release(current_user), confirm=ConfirmForm(), payment=PaymentForm(),
+        warning=grants.start_warning(grants.terms_of(agreement.current)), today=clock.utc_to_skopje(clock.now()).date(),
+        status_label=grants.tranche_status_label, app_status_label=application_services.status_label,
+        kind_label=grants.entry_kind_label, accepted=grants.reports_accepted_through(db, agreement))
+
+
+@bp.route("/grants/<int:agreement_id>/amend", methods=["GET", "POST"])
+@permission_required(access.can_manage_agreements)
+def amend(agreement_id: int):
+    agreement = _agreement(agreement_id)
+    form = AmendmentForm()
+    if request.method == "GET":
+        current = agreement.current
+        form.signature_date.data, form.start_date.data = current.signature_date, current.start_date
+        form.end_date.data, form.committed_eur.data = current.end_date, current.committed_eur
+        while len(form.tranches.entries):
+            form.tranches.pop_entry()
+        for t in agreement.tranches:
+            form.tranches.append_entry({"planned_date": t.planned_date, "amount_eur": t.amount_eur,
+                                        "reports_required_through": t.reports_required_through})
+        form.tranches.append_entry()
+    elif form.add_tranche.data:
+        form.tranches.append_entry()
+    elif form.validate_on_submit() and not form.tranche_errors():
+        try:
+            grants.amend(db, current_user, agreement, form.to_terms(), form.reason.data or "")
+        except ValidationFailed as exc:
+            _terms_errors(form, exc)
+        else:
+            db.commit()
+            flash(_("The amendment has been recorded as a new version."), "success")
+            return redirect(url_for("grants.detail", agreement_id=agreement.id))
+    else:
+        form.form_errors.extend(form.tranche_errors())
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("grants/agreement_form.html", form=form, application=agreement.application, award=None,
+                           agreement=agreement), status
+
+
+@bp.post("/grants/<int:agreement_id>/documents")
+@permission_required(access.can_manage_agreements)
+def upload_document(agreement_id: int):
+    agreement = _agreement(agreement_id)
+    form = upload_form(document_services.OBJECT_PURPOSES["agreement"])
+    if form.validate_on_submit():
+        replaces = db.get(Document, int(form.replaces.data)) if (form.replaces.data or "").isdigit() else None
+        try:
+            document_services.upload(db, current_user, owner=agreement.application.organisation, object_type="agreement",
+                                     object_id=agreement.id, purpose=form.purpose.data, stream=form.file.data.stream,
+                                     filename=form.file.data.filename, replaces=replaces)
+        except ValidationFailed as exc:
+            flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages) or str(exc.message),
+                  "error")
+        else:
+            db.commit()
+            flash(_("The document has been uploaded."), "success")
+    else:
+        flash(_("Choose the kind of document and the file, then upload."), "error")
+    return redirect(url_for("grants.detail", agreement_id=agreement.id) + "#documents")
+
+
+def _tranche(tranche_id: int) -> Tranche:
+    tranche = db.get(Tranche, tranche_id)
+    if tranche is None:
+        raise NotFound()
+    _agreement(tranche.agreement_id)
+    return tranche
+
+
+@bp.post("/tranches/<int:tranche_id>/request")
+@permission_required(access.can_request_release)
+def request_release(tranche_id: int):
+    tranche = _tranche(tranche_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    grants.request_release(db, current_user, tranche)
+    db.commit()
+    flash(_("The release has been requested; another ministry user approves it."), "success")
+    return redirect(url_for("grants.detail", agreement_id=tranche.agreement_id) + "#tranches")
+
+
+@bp.post("/tranches/<int:tranche_id>/approve")
+@permission_required(access.can_approve_release)
+def approve_release(tranche_id: int):
+    tranche = _tranche(tranche_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    grants.approve_release(db, current_user, tranche)
+    db.commit()
+    flash(_("The release has been approved."), "success")
+    return redirect(url_for("grants.detail", agreement_id=tranche.agreement_id) + "#tranches")
+
+
+@bp.post("/tranches/<int:tranche_id>/pay")
+@permission_required(access.can_request_release)
+def mark_paid(tranche_id: int):
+    tranche = _tranche(tranche_id)
+    form = PaymentForm()
+    if not form.validate_on_submit():
+        raise InvalidTransition(_("Enter the payment date and the bank reference."))
+    try:
+        grants.mark_paid(db, current_user, tranche, form.paid_on.data, form.bank_reference.data or "")
+    except ValidationFailed as exc:
+        db.rollback()
+        flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages), "error")
+    else:
+        db.commit()
+        flash(_("The tranche has been marked paid and the disbursement recorded."), "success")
+    return redirect(url_for("grants.detail", agreement_id=tranche.agreement_id) + "#tranches")
+
+
+# The envelope ---------------------------------------------------------------------------------------
+
+@bp.get("/envelope")
+@permission_required(access.can_view_envelope)
+def envelope():
+    data = dashboard.build(db)
+    return render_template("grants/envelope.html", data=data, series=dashboard.cumulative(data.months))
+
+
+@bp.get("/envelope/ledger.<fmt>")
+@permission_required(access.can_download_ledger)
+def ledger_download(fmt: str):
+    rows = grants.ledger_rows(db)
+    header = [_("Entry"), _("Date"), _("Kind"), _("Call"), _("Agreement"), _("Provider"), _("Amount (EUR)"),
+              _("Rate EUR→MKD"), _("Amount (MKD)"), _("Reverses entry"), _("Note")]
+    if fmt == "csv":
+        return csv_response("ledger.csv", header, rows)
+    if fmt == "xlsx":
+        return xlsx_response("ledger.xlsx", {_("Ledger"): (header, rows)})
+    abort(404)
+
+
+@bp.get("/envelope/ifr.<fmt>")
+@permission_required(access.can_view_envelope)
+def ifr(fmt: str):
+    header = [_("Quarter"), _("Call"), _("Municipality"), _("Service type"), _("Disbursed (EUR)"),
+              _("Cumulative (EUR)"), _("Envelope remaining (EUR)")]
+    rows = dashboard.ifr(db)
+    if fmt == "csv":
+        return csv_response("interim-financial-report.csv", header, rows)
+    if fmt == "xlsx":
+        return xlsx_response("interim-financial-report.xlsx", {_("Disbursements by quarter"): (header, rows)})
+    abort(404)
+
