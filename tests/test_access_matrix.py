@@ -258,6 +258,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("grants.mark_paid", "POST"): Row(
         "POST", lambda w, r, s, sc: f"/tranches/{w.agreement[sc].tranches[1].id}/pay",
         {"own": only({"finance"}, 409), "foreign": only({"finance"}, 409)}),
+    # An empty correction (no reason) is refused (409).
+    ("grants.reverse", "POST"): Row("POST", lambda w, r, s, sc: f"/ledger/{w.entry[sc]}/reverse",
+                                    {"own": only({"finance"}, 409), "foreign": only({"finance"}, 409)}),
     ("grants.envelope", "GET"): Row("GET", lambda w, r, s, sc: "/envelope", {"any": only(MINISTRY | {"monitor"}, 200)}),
     ("grants.ledger_download", "GET"): Row("GET", lambda w, r, s, sc: "/envelope/ledger.xlsx", {"any": only(MINISTRY, 200)}),
     ("grants.ifr", "GET"): Row("GET", lambda w, r, s, sc: "/envelope/ifr.xlsx", {"any": only(MINISTRY | {"monitor"}, 200)}),
@@ -415,6 +418,10 @@ def _agreement_world(world, session, eoi_call) -> None:
             signature_date=date(2027, 1, 10), start_date=date(2027, 2, 1), end_date=date(2029, 1, 31),
             committed_eur=Decimal("40000.00"), tranches=[grants.TrancheRow(date(2027, 2, 1), Decimal("12000.00"), 0),
                                                          grants.TrancheRow(date(2027, 8, 1), Decimal("28000.00"), 6)]))
+    from portal.models import LedgerEntry
+
+    world.entry = {scope: session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.agreement_id == agreement.id))
+                   for scope, agreement in world.agreement.items()}
 
 
 @pytest.mark.parametrize("key", sorted(MATRIX), ids=lambda k: f"{k[1]} {k[0]}")

@@ -54,3 +54,9 @@ class PaymentForm(FlaskForm):
     paid_on = DateField(_l("Payment date"), validators=[DataRequired(DATE)])
     bank_reference = StringField(_l("Bank reference"), validators=[Optional(), Length(max=80)])
     submit = SubmitField(_l("Mark as paid"))
+
+
+class ReverseForm(FlaskForm):
+    reason = StringField(_l("Reason for the correction"), validators=[DataRequired(_l("Say why the entry is reversed.")),
+                                                                     Length(max=500)])
+    submit = SubmitField(_l("Reverse"))

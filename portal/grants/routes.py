@@ -17,7 +17,7 @@ from portal.errors import InvalidTransition, NotAllowed, NotFound, ValidationFai
 from portal.exports import csv_response, xlsx_response
 from portal.grants import dashboard, ledger
 from portal.grants import services as grants
-from portal.grants.forms import AgreementForm, AmendmentForm, PaymentForm
+from portal.grants.forms import AgreementForm, AmendmentForm, PaymentForm, ReverseForm
 from portal.models import Application, Document, GrantAgreement, LedgerEntry, Tranche
 from portal.web import apply_errors
 
@@ -91,6 +91,8 @@ def detail(agreement_id: int):
         can_manage=can_manage, can_request=access.can_request_release(current_user),
         can_approve=access.can_approve_release(current_user), confirm=ConfirmForm(), payment=PaymentForm(),
         warning=grants.start_warning(grants.terms_of(agreement.current)), today=clock.utc_to_skopje(clock.now()).date(),
+        report_warning=grants.no_report_warning(db, agreement, clock.utc_to_skopje(clock.now()).date()),
+        reverse_form=ReverseForm(), reversed_ids={e.reverses_id for e in entries if e.reverses_id},
         status_label=grants.tranche_status_label, app_status_label=application_services.status_label,
         kind_label=grants.entry_kind_label, accepted=grants.reports_accepted_through(db, agreement))
 
@@ -198,6 +200,27 @@ def mark_paid(tranche_id: int):
         db.commit()
         flash(_("The tranche has been marked paid and the disbursement recorded."), "success")
     return redirect(url_for("grants.detail", agreement_id=tranche.agreement_id) + "#tranches")
+
+
+@bp.post("/ledger/<int:entry_id>/reverse")
+@permission_required(access.can_request_release)
+def reverse(entry_id: int):
+    entry = db.get(LedgerEntry, entry_id)
+    if entry is None:
+        raise NotFound()
+    _agreement(entry.agreement_id)
+    form = ReverseForm()
+    if not form.validate_on_submit():
+        raise InvalidTransition(_("Say why the entry is reversed."))
+    try:
+        ledger.reverse(db, current_user, entry, form.reason.data or "")
+    except ValidationFailed as exc:
+        db.rollback()
+        flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages), "error")
+    else:
+        db.commit()
+        flash(_("The reversing entry has been recorded."), "success")
+    return redirect(url_for("grants.detail", agreement_id=entry.agreement_id) + "#ledger")
 
 
 # The envelope ---------------------------------------------------------------------------------------

@@ -184,6 +184,15 @@ def reports_accepted_through(session: Session, agreement: GrantAgreement) -> int
     return 0
 
 
+def no_report_warning(session: Session, agreement: GrantAgreement, today: date) -> str | None:
+    """Services must start within five months of signature: warn when no report is accepted by then."""
+    due = add_months(agreement.versions[0].signature_date, START_WITHIN_MONTHS)
+    if today > due and reports_accepted_through(session, agreement) == 0:
+        return _("Five months have passed since signature (%(due)s) and no monthly report has been accepted: check "
+                 "that the services have started.", due=due.isoformat())
+    return None
+
+
 def request_release(session: Session, actor: User, tranche: Tranche) -> Tranche:
     if not access.can_request_release(actor):
         raise NotAllowed()
