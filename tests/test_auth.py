@@ -68,8 +68,11 @@ def test_unknown_account_takes_as_long_as_a_wrong_password(app, world, session):
             # Keep the account under the throttle threshold.
             session.execute(sa.delete(LoginAttempt))
             session.commit()
-        difference = abs(statistics.median(timings["unknown"]) - statistics.median(timings["wrong"]))
-        assert difference < 0.010, timings
+        wrong = statistics.median(timings["wrong"])
+        difference = abs(statistics.median(timings["unknown"]) - wrong)
+        # Without the dummy hash an unknown account answers in a few ms against argon2's 100+ ms, so a
+        # quarter of the wrong-password time still tells them apart, while a busy CI machine's jitter does not.
+        assert difference < max(0.010, wrong * 0.25), timings
     finally:
         app.extensions.pop("password_hasher", None)
 
