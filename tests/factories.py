@@ -144,3 +144,117 @@ def filled_eoi(session, officer, call, *, submit: bool = True):
     if submit:
         eois.submit(session, officer, eoi)
     return eoi
+
+
+# Provider grant applications ------------------------------------------------------------------------
+
+#: The rubric of `grant_call`: (name mk, sq, en, max score, weight). 40×1 + 30×1.5 + 20×0.5 = 95 at most.
+GRANT_RUBRIC = (("Потреба", "Nevoja", "Need", "40", "1"),
+                ("Квалитет", "Cilësia", "Quality", "30", "1.5"),
+                ("Одржливост", "Qëndrueshmëria", "Sustainability", "20", "0.5"))
+
+_new_eoi_call = eoi_call  # the builders below take a parameter of the same name
+
+
+def use_local_storage(app, directory) -> None:
+    """Store uploaded documents in `directory` (a test's tmp_path) on the local disk. Set
+    `app.extensions["storage"] = None` again when the test ends."""
+    app.extensions["storage"] = None
+    app.config.update(STORAGE_BACKEND="local", UPLOAD_DIR=directory)
+
+
+def accepted_eoi(session, officer, admin, eoi_call):
+    """A submitted expression of interest of the officer's municipality, accepted by `admin`."""
+    from portal.eois import services as eois
+
+    eoi = filled_eoi(session, officer, eoi_call)
+    eois.decide(session, admin, eoi, True, "Добро образложена потреба.")
+    return eoi
+
+
+def grant_call(session, admin, eoi_call, *, chair: object = "new", rubric=GRANT_RUBRIC, reviewers_required: int = 2,
+               discrepancy_pct=None, endorsement_closes_at=None, funds_per_user: bool = False,
+               checklist: list[str] | tuple = (), publish: bool = True, **overrides):
+    """A call for provider grant applications linked to `eoi_call`, created through the services: a
+    200,000 EUR ceiling, 10 % minimum co-financing, a 1,000,000 EUR allocation, a work plan required,
+    the three-criterion `GRANT_RUBRIC`, two reviewers per application and a committee chair, then
+    published. `chair="new"` makes a new ministry reviewer the chair (see `chair_of`); pass a user,
+    or None for no chair. Other keyword arguments override the call's data (as in `eoi_call`)."""
+    from decimal import Decimal
+
+    from portal.calls import services as calls
+    from portal.models import CallKind, CallStatus, Role
+
+    values = dict(kind=CallKind.GRANT, linked_call_id=eoi_call.id, title_mk="Повик за грантови",
+                  title_sq="Thirrje për grante", title_en="Call for grant applications",
+                  allocation_eur=Decimal("1000000.00"), grant_ceiling_eur=Decimal("200000.00"),
+                  min_cofinancing_pct=Decimal("10"), required_documents=["work_plan"])
+    values.update(overrides)
+    call = _new_eoi_call(session, admin, publish=False, **values)
+    calls.set_rubric(session, admin, call, [
+        calls.CriterionData(mk, sq, en, "", Decimal(maximum), Decimal(weight)) for mk, sq, en, maximum, weight in rubric])
+    if chair == "new":
+        chair = user(session, Role.REVIEWER, admin.organisation)
+    calls.set_review_settings(session, admin, call, calls.ReviewSettings(
+        endorsement_closes_at=endorsement_closes_at, funds_per_user=funds_per_user, checklist=list(checklist),
+        reviewers_required=reviewers_required,
+        discrepancy_pct=Decimal("20") if discrepancy_pct is None else Decimal(discrepancy_pct),
+        chair_id=chair.id if chair is not None else None), call.version_id)
+    if publish:
+        calls.change_status(session, admin, call, CallStatus.PUBLISHED)
+    return call
+
+
+def chair_of(session, call) -> User | None:
+    return session.get(User, call.chair_id) if call.chair_id else None
+
+
+def application_data(session, call, **overrides):
+    """Complete application data that meets `grant_call`'s rules: staff 5 × 700 × 24 months = 84,000 and
+    training 1 × 6,000 = 6,000, so 90,000 EUR in total; 10,000 co-financing (11.11 %), 80,000 requested;
+    six staff, four certified, two planned hires from the first hard-to-employ group."""
+    from decimal import Decimal
+
+    from portal.applications import services as applications
+    from portal.models import HardToEmployCategory
+
+    category = session.scalar(sa.select(HardToEmployCategory.id).order_by(HardToEmployCategory.sort_order).limit(1))
+    values = dict(title="Помош и нега во домот", summary="Услуга за 40 стари лица во руралните населби.",
+                  service_type_ids=[call.service_types[0].id], beneficiaries_per_month=40,
+                  start_month=a_date(60), duration_months=24, certified_caregivers=4,
+                  cofinancing_eur=Decimal("10000.00"),
+                  positions=[applications.PositionRow("Негувател/ка", 5), applications.PositionRow("Координатор/ка", 1)],
+                  hires=[applications.HireRow(category, 2)],
+                  lines=[applications.LineRow("staff", "Плати", Decimal("5"), Decimal("700.00"), 24),
+                         applications.LineRow("training", "Обука за негуватели", Decimal("1"), Decimal("6000.00"), 1)])
+    values.update(overrides)
+    return applications.ApplicationData(**values)
+
+
+def upload_application_document(session, provider_user, application, purpose: str = "work_plan"):
+    """A small PDF attached to the application (storage must be configured: see `use_local_storage`)."""
+    import io
+
+    from portal.documents import services as documents
+    from tests import files
+
+    return documents.upload(session, provider_user, owner=application.organisation, object_type="application",
+                            object_id=application.id, purpose=purpose, stream=io.BytesIO(files.PDF),
+                            filename=f"{purpose}.pdf")
+
+
+def filled_application(session, provider_user, call, municipality_org, *, submit: bool = True, **overrides):
+    """A provider's application naming `municipality_org` (an Organisation or its id), started, saved
+    with complete data (`application_data`, with `overrides`), with every required document uploaded,
+    and submitted unless `submit=False`. Runs inside a request context, with storage configured."""
+    from portal.applications import services as applications
+
+    municipality_id = getattr(municipality_org, "id", municipality_org)
+    application = applications.start(session, provider_user, call, municipality_id)
+    applications.save(session, provider_user, application, application_data(session, call, **overrides),
+                      application.version_id)
+    for purpose in call.required_documents or []:
+        upload_application_document(session, provider_user, application, purpose)
+    if submit:
+        applications.submit(session, provider_user, application)
+    return application

@@ -327,3 +327,23 @@ def test_money_pages_do_not_grow_with_agreements(app, client, world, session, ro
         response = client.get(path)
     assert response.status_code == 200
     assert (few.count, many.count) == (expected, expected), "\n".join(many.statements)
+
+
+def test_the_call_template_proposes_a_schedule_that_adds_up(ctx, session, g):  # noqa: F811
+    from portal.calls import services as calls
+
+    rows = grants.schedule_from_template(g.call, Decimal("100000.01"), date(2027, 1, 1))
+    assert [(r.planned_date, r.amount_eur, r.reports_required_through) for r in rows] == [
+        (date(2027, 1, 1), Decimal("30000.00"), 0), (date(2027, 7, 1), Decimal("25000.00"), 6),
+        (date(2028, 1, 1), Decimal("25000.00"), 12), (date(2028, 7, 1), Decimal("20000.01"), 18)]
+    g.call.tranche_template = calls.parse_tranche_template("33; 0; 0\n33%; 12; 12\n34;24;24")
+    thirds = grants.schedule_from_template(g.call, Decimal("10.00"), date(2027, 1, 31))
+    assert [(r.planned_date, r.amount_eur) for r in thirds] == [
+        (date(2027, 1, 31), Decimal("3.30")), (date(2028, 1, 31), Decimal("3.30")), (date(2029, 1, 31), Decimal("3.40"))]
+    assert sum(r.amount_eur for r in thirds) == Decimal("10.00")
+    for text in ("30; 0; 0\n60; 6; 6", "50; 6; 0\n50; 0; 0", "100; 61; 0", "trideset"):
+        with pytest.raises(ValidationFailed) as refused:
+            calls.parse_tranche_template(text)
+        assert "tranche_template" in refused.value.field_errors
+    assert calls.parse_tranche_template("  \n") == []
+

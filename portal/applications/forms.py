@@ -171,4 +171,7 @@ class ReviewSettingsForm(FlaskForm):
         DataRequired(_l("Enter a percentage above 0 and at most 100.")),
         NumberRange(min=Decimal("0.01"), max=100, message=_l("Enter a percentage above 0 and at most 100."))])
     chair_id = SelectField(_l("Committee chair"), coerce=int, validate_choice=False)
+    tranche_template = TextAreaField(_l("Tranche template (one per line: share in percent; month after start; reports through month)"),
+                                     validators=[Optional(), Length(max=2000)],
+                                     description=_l("For example 30; 0; 0 for an advance. Empty: the standard template."))
     submit = SubmitField(_l("Save"))

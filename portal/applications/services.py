@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -266,10 +266,12 @@ def validate(session: Session, call: Call, data: ApplicationData, complete: bool
             add("lines", _("The requested amount (%(requested)s EUR) is above the ceiling of this call "
                            "(%(ceiling)s EUR). Lower the budget or raise your co-financing.",
                            requested=_money(requested), ceiling=_money(call.grant_ceiling_eur)))
-        share = cofinancing_share(total, data.cofinancing_eur)
-        if data.lines and data.cofinancing_eur is not None and share < call.min_cofinancing_pct:
+        # Compared exactly (9.999 % is below a 10 % minimum) and shown rounded down, never up to the minimum.
+        exact = data.cofinancing_eur * 100 / total if total and data.cofinancing_eur is not None else Decimal("0")
+        if data.lines and data.cofinancing_eur is not None and exact < call.min_cofinancing_pct:
             add("cofinancing_eur", _("Co-financing is %(share)s%% of the budget; this call requires at least %(min)s%%.",
-                                     share=_money(share), min=_money(call.min_cofinancing_pct)))
+                                     share=_money(exact.quantize(CENT, rounding=ROUND_DOWN)),
+                                     min=_money(call.min_cofinancing_pct)))
     if errors:
         raise ValidationFailed(field_errors=errors)
 
@@ -315,7 +317,13 @@ def save(session: Session, actor: User, application: Application, data: Applicat
         ServiceType.id.in_(data.service_type_ids or [0]))))
     application.positions = [StaffPosition(position=i, title=r.title.strip(), count=r.count)
                              for i, r in enumerate(data.positions)]
-    application.hires = [PlannedHire(category_id=r.category_id, count=r.count) for r in data.hires if r.count > 0]
+    # Update the rows of categories kept in place: replacing them would insert the new row before the
+    # old one is deleted and break the one-row-per-category constraint.
+    wanted = {r.category_id: r.count for r in data.hires if r.count > 0}
+    kept = [h for h in application.hires if h.category_id in wanted]
+    for hire in kept:
+        hire.count = wanted.pop(hire.category_id)
+    application.hires = kept + [PlannedHire(category_id=c, count=n) for c, n in wanted.items()]
     application.budget_lines = [
         BudgetLine(position=i, category=BudgetCategory(r.category), description=r.description.strip(),
                    quantity=r.quantity, unit_cost_eur=r.unit_cost_eur, months=r.months or 1, amount_eur=line_amount(r))

@@ -358,6 +358,28 @@ class ReviewSettings:
     reviewers_required: int
     discrepancy_pct: Decimal
     chair_id: int | None
+    tranche_template: list[list[int]] | None = None  # None: leave as it is
+
+
+def parse_tranche_template(text: str) -> list[list[int]]:
+    """One tranche per line, `share %; months after start; reports accepted through`, e.g. `30; 0; 0`.
+    Shares add up to 100; months go up; empty text means the standard template."""
+    rows: list[list[int]] = []
+    for number, line in enumerate((raw for raw in text.splitlines() if raw.strip()), start=1):
+        parts = [p.strip().rstrip("%") for p in line.replace(",", ";").split(";")]
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise ValidationFailed(field_errors={"tranche_template": [
+                _("Line %(n)d: write the share in %%, the month after the start and the month of reports, "
+                  "separated by semicolons, like 30; 0; 0.", n=number)]})
+        rows.append([int(p) for p in parts])
+    if rows:
+        months = [row[1] for row in rows]
+        if sum(row[0] for row in rows) != 100 or any(row[0] <= 0 for row in rows):
+            raise ValidationFailed(field_errors={"tranche_template": [_("The shares of the tranches add up to 100.")]})
+        if months != sorted(months) or months[-1] > 60 or any(row[2] > 60 for row in rows):
+            raise ValidationFailed(field_errors={"tranche_template": [
+                _("The months go up from the start and stay within 60.")]})
+    return rows
 
 
 def set_review_settings(session: Session, actor: User, call: Call, settings: ReviewSettings, version_id: int) -> Call:
@@ -385,7 +407,7 @@ def set_review_settings(session: Session, actor: User, call: Call, settings: Rev
     if errors:
         raise ValidationFailed(field_errors=errors)
     fields = ["endorsement_closes_at", "funds_per_user", "eligibility_checklist", "reviewers_required",
-              "discrepancy_share", "chair_id"]
+              "discrepancy_share", "chair_id", "tranche_template"]
     before = audit.snapshot(call, fields)
     call.endorsement_closes_at = settings.endorsement_closes_at
     call.funds_per_user = settings.funds_per_user
@@ -393,6 +415,8 @@ def set_review_settings(session: Session, actor: User, call: Call, settings: Rev
     call.reviewers_required = settings.reviewers_required
     call.discrepancy_share = (settings.discrepancy_pct / 100).quantize(Decimal("0.0001"))
     call.chair_id = settings.chair_id
+    if settings.tranche_template is not None:
+        call.tranche_template = settings.tranche_template
     try:
         session.flush()
     except sa.orm.exc.StaleDataError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -46,7 +48,17 @@ def create(application_id: int):
     form = AgreementForm()
     award = grants.award_of(db, application)
     if request.method == "GET" and award is not None:
+        # Proposed terms: from the first day of next month, 24 months, the call's tranche template.
+        today = clock.utc_to_skopje(clock.now()).date()
+        start = grants.add_months(today.replace(day=1), 1)
+        form.signature_date.data, form.start_date.data = today, start
+        form.end_date.data = grants.add_months(start, 24) - timedelta(days=1)
         form.committed_eur.data = award.amount_eur
+        while len(form.tranches.entries):
+            form.tranches.pop_entry()
+        for row in grants.schedule_from_template(application.call, award.amount_eur, start):
+            form.tranches.append_entry({"planned_date": row.planned_date, "amount_eur": row.amount_eur,
+                                        "reports_required_through": row.reports_required_through})
     if form.add_tranche.data:
         form.tranches.append_entry()
     elif form.validate_on_submit() and not form.tranche_errors():

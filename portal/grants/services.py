@@ -246,6 +246,23 @@ def mark_paid(session: Session, actor: User, tranche: Tranche, paid_on: date, ba
     return tranche
 
 
+#: Used when a call has no template of its own: an advance, then three tranches on accepted reports.
+DEFAULT_TEMPLATE = [[30, 0, 0], [25, 6, 6], [25, 12, 12], [20, 18, 18]]
+
+
+def schedule_from_template(call, amount: Decimal, start: date) -> list[TrancheRow]:
+    """The call's tranche template applied to an amount: shares rounded to the cent, the last tranche
+    taking the remainder so that the schedule adds up to the commitment exactly."""
+    template = call.tranche_template or DEFAULT_TEMPLATE
+    rows, given = [], Decimal("0.00")
+    for index, (share, month, reports) in enumerate(template):
+        last = index == len(template) - 1
+        part = amount - given if last else (amount * share / 100).quantize(Decimal("0.01"))
+        given += part
+        rows.append(TrancheRow(add_months(start, month), part, reports))
+    return rows
+
+
 # Reading ------------------------------------------------------------------------------------------------
 
 def award_of(session: Session, application: Application):

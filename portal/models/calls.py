@@ -94,6 +94,8 @@ class Call(Base):
     reviewers_required: Mapped[int] = mapped_column(default=2)
     discrepancy_share: Mapped[Decimal] = mapped_column(sa.Numeric(5, 4), default=Decimal("0.2000"))
     chair_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    # The tranche template agreements start from: [[share %, months after start, reports accepted through], …]
+    tranche_template: Mapped[list[list[int]]] = mapped_column(sa.JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)

@@ -55,6 +55,11 @@ def test_from_award_to_a_paid_tranche(browser, base_url, artifacts_dir):
     finance.fill("#signature_date", "2026-11-16")
     finance.fill("#start_date", "2027-01-01")
     finance.fill("#end_date", "2028-12-31")
+    # The call's template proposes four tranches adding up to the award; this agreement has two.
+    expect(finance.locator("#tranches-0-amount_eur")).to_have_value("14400.00")  # 30 % of 48,000
+    for index in (2, 3):
+        finance.fill(f"#tranches-{index}-planned_date", "")
+        finance.fill(f"#tranches-{index}-amount_eur", "")
     for index, (day, amount, month) in enumerate((("2027-01-01", "14400.00", "0"), ("2027-07-01", "30000.00", "6"))):
         finance.fill(f"#tranches-{index}-planned_date", day)
         finance.fill(f"#tranches-{index}-amount_eur", amount)
