@@ -70,9 +70,10 @@ def register_blueprints(app: Flask) -> None:
     from portal.main.routes import bp as main_bp
     from portal.organisations.routes import bp as organisations_bp
     from portal.reference.routes import bp as reference_bp
+    from portal.reports.routes import bp as reports_bp
 
-    for bp in (main_bp, auth_bp, organisations_bp, documents_bp, calls_bp, calls_admin_bp, eois_bp, applications_bp, grants_bp, admin_bp,
-               reference_bp):
+    for bp in (main_bp, auth_bp, organisations_bp, documents_bp, calls_bp, calls_admin_bp, eois_bp, applications_bp, grants_bp, reports_bp,
+               admin_bp, reference_bp):
         app.register_blueprint(bp)
 
 

@@ -227,6 +227,41 @@ def can_approve_release(user: Any) -> bool:
     return _active(user) and user.role in (Role.ADMIN, Role.FINANCE)
 
 
+# Monthly reports ----------------------------------------------------------------------------
+
+def can_prepare_reports(user: Any) -> bool:
+    return _active(user) and user.role == Role.PROVIDER
+
+
+def can_edit_reports_of(user: Any, agreement: Any) -> bool:
+    """Only staff of the provider that holds the grant prepare, submit and correct its reports."""
+    return can_prepare_reports(user) and user.organisation_id == agreement.organisation_id
+
+
+def can_review_reports(user: Any) -> bool:
+    """Ministry administrators and reviewers accept or return submitted reports."""
+    return _active(user) and user.role in (Role.ADMIN, Role.REVIEWER)
+
+
+def can_view_report(user: Any, report: Any) -> bool:
+    """The provider sees its own reports, drafts included; the ministry and the grant's municipality see a
+    report once it has been submitted (drafts stay private). Monitors see aggregates only."""
+    if can_edit_reports_of(user, report.agreement):
+        return True
+    if not _active(user) or report.first_submitted_at is None:
+        return False
+    return user.is_ministry or (user.role == Role.MUNICIPALITY and user.organisation_id == report.agreement.municipality_org_id)
+
+
+def can_view_completeness(user: Any) -> bool:
+    """The reporting-rate page: the ministry and the monitors see every grant, a municipality its own."""
+    return _active(user) and (user.is_ministry or user.role in (Role.MONITOR, Role.MUNICIPALITY))
+
+
+def can_manage_report_settings(user: Any) -> bool:
+    return is_admin(user)
+
+
 # Reference data and audit ---------------------------------------------------------------
 
 def can_manage_reference(user: Any) -> bool:

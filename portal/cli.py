@@ -107,12 +107,16 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("send-mail")
     def send_mail() -> None:
-        """Deliver pending messages from the outbox (run from cron to retry failures)."""
+        """Queue the monthly-report reminders and overdue notices that are due, then deliver pending messages
+        from the outbox (run from cron every few minutes; it also retries failures)."""
         from portal.db import db
         from portal.mail import deliver_pending
+        from portal.reports.services import queue_notices
 
+        queued = queue_notices(db)
+        db.commit()
         sent, failed = deliver_pending(db, limit=500)
-        click.echo(f"sent {sent}, failed {failed}")
+        click.echo(f"report reminders {queued['reminder']}, overdue notices {queued['overdue']}; sent {sent}, failed {failed}")
 
     @app.cli.command("storage-check")
     def storage_check() -> None:

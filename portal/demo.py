@@ -41,7 +41,7 @@ MUNICIPALITIES = [
 PROVIDERS = [
     ("403001234567", "Здружение за помош и нега „Достоинство“ Куманово", LegalForm.ASSOCIATION,
      OrgStatus.VERIFIED, "Куманово", -400, 1800),
-    ("405000987654", "„Сончев зрак“ ДООЕЛ Битола", LegalForm.COMPANY, OrgStatus.VERIFIED, "Битола", -200, 1600),
+    ("405000987654", "„Сончев зрак“ ДООЕЛ Битола", LegalForm.COMPANY, OrgStatus.VERIFIED, "Битола", -420, 1800),
     ("402800112233", "Shoqata „Bashkë“ / Здружение „Заедно“ Тетово", LegalForm.ASSOCIATION, OrgStatus.PENDING,
      "Тетово", -30, 1800),
     ("403100445566", "Центар за дневен престој „Надеж“ Штип", LegalForm.ASSOCIATION, OrgStatus.PENDING,
@@ -129,6 +129,7 @@ def seed_demo(session: Session) -> int:
     created += _demo_documents(session, orgs)
     created += _demo_calls(session, orgs)
     created += _demo_grants(session, orgs)
+    created += _demo_reports(session)
     # One invitation still waiting, so the admin's list shows that state too.
     if session.scalar(sa.select(User.id).where(User.email == "nova.sorabotnicka@demo.example")) is None:
         session.add(User(email="nova.sorabotnicka@demo.example", full_name="Ана Димитрова", role=Role.REVIEWER,
@@ -290,6 +291,10 @@ def _demo_calls(session: Session, orgs: dict[str, Organisation]) -> int:
     return added + 1
 
 
+#: How much further back than its first version the pilot round lies, so that its grants have months of reports.
+PILOT_SHIFT_DAYS = 150
+
+
 def demo_date(days: int) -> date:
     return utcnow().date() + timedelta(days=days)
 
@@ -330,17 +335,21 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
     groups = {g.code: g.id for g in session.scalars(sa.select(HardToEmployCategory))}
     now = utcnow().replace(second=0, microsecond=0)
     day = timedelta(days=1)
+
+    def ago(days: int):
+        """The pilot round's calendar, counted back from now: agreements signed about eight months ago."""
+        return now - (days + PILOT_SHIFT_DAYS) * day
     added = 0
-    with _at(now - 220 * day):
+    with _at(ago(220)):
         pilot_eoi = calls.create_call(session, admin, calls.CallData(
             kind=CallKind.EOI, title_mk="Пилот круг: изразување интерес на општините за помош и нега во домот",
             title_sq="Raundi pilot: shprehje interesi e komunave për ndihmë dhe kujdes në shtëpi",
             title_en="Pilot round: municipalities' expressions of interest in home help and care",
             description_mk="Пилот круг за три општини.", description_sq="Raund pilot për tri komuna.",
-            description_en="Pilot round for three municipalities.", opens_at=now - 215 * day, closes_at=now - 185 * day,
+            description_en="Pilot round for three municipalities.", opens_at=ago(215), closes_at=ago(185),
             allocation_eur=Decimal("0.00"), grant_ceiling_eur=None, min_cofinancing_pct=Decimal("5.00"),
             service_type_ids=[types["home_help_care"], types["personal_assistance"]], required_documents=[]))
-        pilot_eoi.status, pilot_eoi.published_at = CallStatus.PUBLISHED, now - 215 * day
+        pilot_eoi.status, pilot_eoi.published_at = CallStatus.PUBLISHED, ago(215)
         pilot = calls.create_call(session, admin, calls.CallData(
             kind=CallKind.GRANT, title_mk="Пилот круг: грантови за помош и нега во домот и лична асистенција",
             title_sq="Raundi pilot: grante për ndihmë dhe kujdes në shtëpi dhe asistencë personale",
@@ -348,11 +357,11 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
             description_mk="Грантови за даватели на услуги во општините од пилот кругот.",
             description_sq="Grante për ofruesit e shërbimeve në komunat e raundit pilot.",
             description_en="Grants for service providers in the pilot municipalities.",
-            opens_at=now - 170 * day, closes_at=now - 130 * day, allocation_eur=Decimal("450000.00"),
+            opens_at=ago(170), closes_at=ago(130), allocation_eur=Decimal("450000.00"),
             grant_ceiling_eur=Decimal("320000.00"), min_cofinancing_pct=Decimal("10.00"),
             service_type_ids=[types["home_help_care"], types["personal_assistance"]], linked_call_id=pilot_eoi.id,
             required_documents=["work_plan"]))
-        pilot.status, pilot.published_at = CallStatus.PUBLISHED, now - 170 * day
+        pilot.status, pilot.published_at = CallStatus.PUBLISHED, ago(170)
         calls.set_rubric(session, admin, pilot, [
             calls.CriterionData("Потреба и целна група", "Nevoja dhe grupi i synuar", "Need and target group",
                                 "Колку добро е докажана потребата", Decimal("25"), Decimal("1")),
@@ -364,12 +373,12 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
                                 "Sustainability and co-financing", "", Decimal("20"), Decimal("1")),
         ])
         calls.set_review_settings(session, admin, pilot, calls.ReviewSettings(
-            endorsement_closes_at=now - 115 * day, funds_per_user=True, checklist=[], reviewers_required=2,
+            endorsement_closes_at=ago(115), funds_per_user=True, checklist=[], reviewers_required=2,
             discrepancy_pct=Decimal("20"), chair_id=chair.id), pilot.version_id)
         added += 2
     for municipality, people in (("Kumanovo", 390), ("Gostivar", 450), ("Veles", 280)):
         officer = session.scalar(sa.select(User).where(User.organisation_id == orgs[municipality].id))
-        with _at(now - 200 * day):
+        with _at(ago(200)):
             eoi = eois.start(session, officer, pilot_eoi)
             eois.save(session, officer, eoi, eois.EoiData(
                 needs_assessment="Стари лица што живеат сами во руралните населби немаат пристап до помош во домот.",
@@ -379,7 +388,7 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
                 services=[eois.ServiceRow(types["home_help_care"], people // 6, Decimal("120000.00"), "")]),
                 eoi.version_id)
             eois.submit(session, officer, eoi)
-        with _at(now - 180 * day):
+        with _at(ago(180)):
             eois.decide(session, chair, eoi, True, "Потребата е докажана; општината обезбедува кофинансирање.")
         added += 1
     pilot_eoi.status = CallStatus.DECIDED
@@ -393,11 +402,11 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
                     price: str, staff: list[tuple[str, int]], hires: dict[str, int], cofinancing: str,
                     service: str = "home_help_care", submit: bool = True) -> Application:
         provider, user = orgs[provider_key], users[uploader]
-        with _at(now - 150 * day):
+        with _at(ago(150)):
             app = apps.start(session, user, pilot, orgs[municipality].id)
             apps.save(session, user, app, apps.ApplicationData(
                 title=title, summary=summary, service_type_ids=[types[service]], beneficiaries_per_month=users_per_month,
-                start_month=(now + 20 * day).date().replace(day=1), duration_months=24,
+                start_month=ago(-20).date().replace(day=1), duration_months=24,
                 certified_caregivers=sum(n for _t, n in staff) - 2,
                 cofinancing_eur=Decimal(cofinancing), positions=[apps.PositionRow(t, n) for t, n in staff],
                 hires=[apps.HireRow(groups[code], n) for code, n in hires.items() if code in groups],
@@ -432,7 +441,7 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
         [("Негувателка", 6), ("Координаторка", 1)], {"long_term_unemployed": 2}, "11000.00")
     added += 4
     # The municipalities endorse; the reviewers screen, declare and score; the chair moderates; the admin decides.
-    with _at(now - 125 * day):
+    with _at(ago(125)):
         for app, officer, reason in ((dostoinstvo, "kumanovo", "Услугата е во согласност со нашата проценка на потребите."),
                                      (soncev, "veles", ""), (most, "gostivar", "Поддржуваме; партнер е и ЦСР Гостивар."),
                                      (late, "veles", "")):
@@ -444,7 +453,7 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
     scores = {dostoinstvo.id: ([22, 26, 21, 15], [20, 25, 22, 16]), soncev.id: ([24, 27, 20, 17], [15, 16, 10, 9]),
               most.id: ([18, 22, 17, 12], [19, 20, 18, 13])}
     rubric = pilot.criteria
-    with _at(now - 110 * day):
+    with _at(ago(110)):
         for app in (dostoinstvo, soncev, most):
             for reviewer, sheet in zip((chair, second), scores[app.id], strict=True):
                 assignment = review.assign(session, admin, app, reviewer)
@@ -454,7 +463,7 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
                     for c, v in zip(rubric, sheet, strict=True)})
         review.moderate(session, chair, soncev, "74", "По разговор во комисијата: вториот оценувач го усогласи "
                         "мислењето за планот за супервизија.")
-    with _at(now - 100 * day):
+    with _at(ago(100)):
         review.decide(session, admin, dostoinstvo, Outcome.AWARD, dostoinstvo.requested_eur,
                       "Услугата почнува најдоцна во рок од 5 месеци од потпишувањето.", "Највисоко рангирана апликација.")
         review.decide(session, admin, soncev, Outcome.AWARD, Decimal("250000.00"),
@@ -469,23 +478,23 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
     finance = users["finance"]
     for number, app, paid in (("SSIP-GA-2026-001", dostoinstvo, True), ("SSIP-GA-2026-002", soncev, False)):
         award = grants.award_of(session, app)
-        signed = (now - 90 * day).date()
-        start = (now - 75 * day).date().replace(day=1)
+        signed = (ago(90)).date()
+        start = (ago(75)).date().replace(day=1)
         advance = (award.amount_eur * Decimal("0.30")).quantize(Decimal("0.01"))
         rest = award.amount_eur - advance
         third = (rest / 3).quantize(Decimal("0.01"))
         schedule = [grants.TrancheRow(start, advance, 0), grants.TrancheRow(grants.add_months(start, 6), third, 6),
                     grants.TrancheRow(grants.add_months(start, 12), third, 12),
                     grants.TrancheRow(grants.add_months(start, 18), rest - 2 * third, 18)]
-        with _at(now - 90 * day):
+        with _at(ago(90)):
             agreement = grants.create_agreement(session, finance, app, number, grants.Terms(
                 signature_date=signed, start_date=start, end_date=grants.add_months(start, 24),
                 committed_eur=award.amount_eur, tranches=schedule))
             grants.request_release(session, finance, agreement.tranches[0])
         if paid:
-            with _at(now - 85 * day):
+            with _at(ago(85)):
                 grants.approve_release(session, admin, agreement.tranches[0])
-                grants.mark_paid(session, finance, agreement.tranches[0], (now - 85 * day).date(), "MK07 2100 0000 4411")
+                grants.mark_paid(session, finance, agreement.tranches[0], (ago(85)).date(), "MK07 2100 0000 4411")
         added += 1
     # The open call: Сончев зрак is preparing a draft for Bitola.
     current = session.scalar(sa.select(Call).where(Call.kind == CallKind.GRANT, Call.id != pilot.id))
@@ -497,5 +506,122 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
             cofinancing_eur=Decimal("40000.00"), positions=[apps.PositionRow("Негувателка", 12)],
             lines=[apps.LineRow("staff", "Плати на негувателки", Decimal("12"), Decimal("620.00"), 36)]), draft.version_id)
         added += 1
+    session.flush()
+    return added
+
+
+# How each pilot grant has reported. `back` counts months back from the current one (0 = this month):
+# what happened to that month's report, and how many days after the month's end it was submitted.
+REPORT_STORY = {
+    "SSIP-GA-2026-001": {  # Достоинство, Куманово: home help and care for older people, capacity 60
+        "served": lambda n: min(60, 38 + 4 * (n - 1)),
+        "staff": (12, 11), "certified": 10,
+        "hires": {"long_term_unemployed": (4, 4), "roma": (2, 2), "over_50": (3, 3)},
+        "ages": (0, 0.12, 0.43), "disability": 0.35, "hours": 28,
+        "back": {0: "draft", 1: "submitted"}, "otherwise": "accepted", "late": {5}, "days": 6,
+    },
+    "SSIP-GA-2026-002": {  # Сончев зрак, Велес: personal assistance for persons with disabilities, capacity 40
+        "served": lambda n: 22 if n == 1 else min(40, 34 + (n - 2)),
+        "staff": (16, 12), "certified": 12,
+        "hires": {"disability": (2, 1), "long_term_unemployed": (5, 4)},
+        "ages": (0.2, 0.62, 0.18), "disability": 1.0, "hours": 64,
+        "back": {0: None, 1: None, 2: None, 3: "returned"}, "otherwise": "accepted", "late": {6}, "days": 8,
+    },
+}
+EXPLANATIONS = {("SSIP-GA-2026-002", 2): "Од вториот месец ЦСР Велес упати втора група од 12 корисници, како што е "
+                "предвидено во работниот план; тимот беше зголемен уште во првиот месец."}
+RETURN_COMMENT = ("Часовите на услугата не се совпаѓаат со потпишаните листи за присуство за овој месец. "
+                  "Проверете ги и прикачете ги листите.")
+
+
+def _figures(story: dict, number: int, groups: dict[str, int], previous: int):
+    """Believable figures for month `number` that pass every rule: each breakdown adds up to the total."""
+    from portal.reports.validation import HireFigures, ReportData, ServiceFigures
+
+    served = story["served"](number)
+    female = round(served * 0.64)
+    young, adult, middle = (round(served * share) for share in story["ages"])
+    old = served - young - adult - middle
+    if old < 0:
+        middle, old = middle + old, 0
+    disabled = round(served * story["disability"])
+    left = 0 if number == 1 else (1 if number % 3 else 2)
+    continuing = min(previous - left, served) if number > 1 else 0
+    staff_total, staff_female = story["staff"]
+    hires = [HireFigures(category_id=groups[code], total=total, female=women,
+                         new_this_month=total if number == 1 else 0, continuing=0 if number == 1 else total)
+             for code, (total, women) in story["hires"].items() if code in groups]
+    return served, lambda service_type_id: ReportData(
+        services=[ServiceFigures(service_type_id=service_type_id, total=served, female=female, male=served - female,
+                                 age_0_17=young, age_18_64=adult, age_65_79=middle, age_80_plus=old,
+                                 with_disability=disabled, without_disability=served - disabled,
+                                 new_this_month=served - continuing, continuing=continuing, left_this_month=left,
+                                 service_hours=served * story["hours"])],
+        hires=hires, staff_total=staff_total, staff_female=staff_female, staff_male=staff_total - staff_female,
+        certified_caregivers=story["certified"],
+        narrative="Услугата се одвива според работниот план." if number > 1 else
+        "Прв месец: вработени и обучени негувателките, првите корисници по решение на ЦСР.")
+
+
+def _demo_reports(session: Session) -> int:
+    """Months of reports for the two signed pilot grants, through the services as they happened: most accepted,
+    one late, one submitted with an explained warning, one returned with comments, one waiting for review, one
+    missing, and this month's draft."""
+    import io
+    from datetime import datetime, time
+
+    from portal import clock
+    from portal.documents import services as documents
+    from portal.models import GrantAgreement, HardToEmployCategory, MonthlyReport
+    from portal.reports import services as reports
+
+    if session.scalar(sa.select(MonthlyReport.id).limit(1)) is not None:
+        return 0
+    groups = {g.code: g.id for g in session.scalars(sa.select(HardToEmployCategory))}
+    users = {u.email.split("@")[0]: u for u in session.scalars(sa.select(User).where(User.email.like("%@demo.example")))}
+    added = 0
+    for number_text, story in REPORT_STORY.items():
+        agreement = session.scalar(sa.select(GrantAgreement).where(GrantAgreement.number == number_text))
+        if agreement is None:
+            continue
+        provider = session.scalar(sa.select(User).where(User.organisation_id == agreement.organisation_id,
+                                                        User.email.like("%@demo.example")).order_by(User.id))
+        service_type_id = agreement.application.service_types[0].id
+        first, _last = reports.grant_months(agreement)
+        current = reports.first_of(reports.today_in_skopje())
+        previous = 0
+        months = reports.months_from(first, current)
+        for month in months:
+            number = reports.month_number(first, month)
+            back = len(months) - number
+            outcome = story["back"][back] if back in story["back"] else story["otherwise"]
+            served, data_for = _figures(story, number, groups, previous)
+            previous = served
+            if outcome is None:
+                continue  # never started: shown as missing once the due date has passed
+            start_of_next = clock.skopje_to_utc(datetime.combine(reports.next_month(month), time(10, 30)))
+            days = 14 if number in story["late"] else story["days"]
+            when = max(reports.to_utc_month_start(month), min(start_of_next + timedelta(days=days - 1),
+                                                               utcnow() - timedelta(hours=1)))
+            with _at(when):
+                report = reports.start(session, provider, agreement, month)
+                data = data_for(service_type_id)
+                data.explanation = EXPLANATIONS.get((number_text, number), "")
+                reports.save(session, provider, report, data, report.newest.edit_version)
+                added += 1
+                if outcome == "draft":
+                    continue
+                evidence = demo_pdf("Timesheet", [f"{number_text} {month:%m/%Y}", "Demo document - not a real timesheet."])
+                documents.upload(session, provider, owner=agreement.application.organisation, object_type="report",
+                                 object_id=report.id, purpose="timesheet", stream=io.BytesIO(evidence),
+                                 filename=f"листи-за-присуство-{month:%Y-%m}.pdf")
+                reports.submit(session, provider, report)
+            if outcome == "submitted":
+                continue
+            with _at(min(when + timedelta(days=3), utcnow())):
+                if outcome == "accepted":
+                    reports.accept(session, users["reviewer"], report, "")
+                else:
+                    reports.return_report(session, users["reviewer"], report, RETURN_COMMENT)
     session.flush()
     return added

@@ -258,3 +258,91 @@ def filled_application(session, provider_user, call, municipality_org, *, submit
     if submit:
         applications.submit(session, provider_user, application)
     return application
+
+
+# Monthly reports -----------------------------------------------------------------------------------------
+
+def months_ago(n: int) -> date:
+    """The first day of the month `n` months before the current one (Skopje time)."""
+    from portal.reports.services import first_of, today_in_skopje
+
+    month = first_of(today_in_skopje())
+    for _ in range(n):
+        month = date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+    return month
+
+
+def signed_grant(session, admin, provider_org, municipality_org, *, start=None, months: int = 24, capacity: int = 40,
+                 amount: str = "40000.00", service_codes=("home_help_care",), number: str | None = None,
+                 tranches=None):
+    """An awarded application (written directly; the award workflow is tested elsewhere) with its signed
+    agreement: from `start` (default: three months ago) for `months` months, an advance and a tranche on the
+    reports through month 3 unless `tranches` (rows of (amount, reports through)) says otherwise."""
+    from decimal import Decimal
+
+    from portal.grants import services as grants
+    from portal.models import Application, ApplicationStatus, AwardDecision, CallKind, Outcome, ServiceType
+
+    start = start or months_ago(3)
+    eoi = eoi_call(session, admin, allocation_eur=Decimal("0.00"))
+    call = eoi_call(session, admin, kind=CallKind.GRANT, linked_call_id=eoi.id, allocation_eur=Decimal(amount))
+    n = next(_seq)
+    application = Application(call_id=call.id, organisation_id=provider_org.id, municipality_org_id=municipality_org.id,
+                              status=ApplicationStatus.AWARDED, reference=f"{call.reference}-{n}",
+                              beneficiaries_per_month=capacity)
+    application.service_types = list(session.scalars(sa.select(ServiceType).where(ServiceType.code.in_(service_codes))
+                                                     .order_by(ServiceType.sort_order)))
+    session.add(application)
+    session.flush()
+    session.add(AwardDecision(application_id=application.id, outcome=Outcome.AWARD, amount_eur=Decimal(amount),
+                              reasons="Доделено.", decided_by_id=admin.id))
+    session.flush()
+    rows = tranches or [("12000.00", 0), (str(Decimal(amount) - Decimal("12000.00")), 3)]
+    return grants.create_agreement(session, admin, application, number or f"GA-{n:04d}", grants.Terms(
+        signature_date=start - timedelta(days=20), start_date=start, end_date=grants.add_months(start, months) - timedelta(days=1),
+        committed_eur=Decimal(amount),
+        tranches=[grants.TrancheRow(grants.add_months(start, 3 * i), Decimal(a), r) for i, (a, r) in enumerate(rows)]))
+
+
+def report_data(session, agreement, *, served: int = 30, staff: int = 8, hires=None, **overrides):
+    """Figures that pass every rule: `served` beneficiaries of the grant's first service type (split evenly
+    enough), `staff` staff (one man), and `hires` {category code: count} from hard-to-employ groups (all new)."""
+    from portal.models import HardToEmployCategory
+    from portal.reports import services as reports
+    from portal.reports.validation import HireFigures, ServiceFigures
+
+    female = served // 2 + served % 2
+    young, adult, middle = served // 10, served // 5, served // 3
+    disabled = served // 4
+    services = [ServiceFigures(service_type_id=t.id, label=t.name_en, total=served if i == 0 else 0,
+                               female=female if i == 0 else 0, male=served - female if i == 0 else 0,
+                               age_0_17=young if i == 0 else 0, age_18_64=adult if i == 0 else 0,
+                               age_65_79=middle if i == 0 else 0, age_80_plus=served - young - adult - middle if i == 0 else 0,
+                               with_disability=disabled if i == 0 else 0,
+                               without_disability=served - disabled if i == 0 else 0,
+                               new_this_month=served if i == 0 else 0, continuing=0, left_this_month=0,
+                               service_hours=served * 20 if i == 0 else 0)
+                for i, t in enumerate(agreement.application.service_types)]
+    categories = {c.code: c for c in session.scalars(sa.select(HardToEmployCategory))}
+    hire_rows = [HireFigures(category_id=categories[code].id, label=categories[code].name_en, total=count, female=count,
+                             new_this_month=count, continuing=0) for code, count in (hires or {}).items()]
+    data = reports.ReportData(services=services, hires=hire_rows, staff_total=staff, staff_female=max(staff - 1, 0),
+                              staff_male=min(staff, 1), certified_caregivers=max(staff - 2, 0))
+    for key, value in overrides.items():
+        setattr(data, key, value)
+    return data
+
+
+def report(session, provider_user, agreement, month, *, submit: bool = True, accept_by=None, data=None, **figures):
+    """A monthly report started, saved with `data` (default `report_data(**figures)`), submitted unless
+    `submit=False`, and accepted by `accept_by` when given — all through the services."""
+    from portal.reports import services as reports
+
+    report_ = reports.start(session, provider_user, agreement, month)
+    reports.save(session, provider_user, report_, data or report_data(session, agreement, **figures),
+                 report_.newest.edit_version)
+    if submit:
+        reports.submit(session, provider_user, report_)
+    if accept_by is not None:
+        reports.accept(session, accept_by, report_)
+    return report_

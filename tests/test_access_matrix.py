@@ -264,6 +264,38 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("grants.envelope", "GET"): Row("GET", lambda w, r, s, sc: "/envelope", {"any": only(MINISTRY | {"monitor"}, 200)}),
     ("grants.ledger_download", "GET"): Row("GET", lambda w, r, s, sc: "/envelope/ledger.xlsx", {"any": only(MINISTRY, 200)}),
     ("grants.ifr", "GET"): Row("GET", lambda w, r, s, sc: "/envelope/ifr.xlsx", {"any": only(MINISTRY | {"monitor"}, 200)}),
+    # Monthly reports: own = provider A's grant in municipality A; foreign = provider B's in municipality B.
+    ("reports.index", "GET"): Row("GET", lambda w, r, s, sc: "/reports", {"any": only(LOGGED_IN - {"monitor"}, 200)}),
+    # Starting a month is idempotent (the existing report is returned): the provider of the grant is redirected to it.
+    ("reports.start", "POST"): Row("POST", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/reports/{w.next_month}/start",
+                                   {"own": only({"provider"}, 302), "foreign": only(set(), 302)}),
+    ("reports.edit", "GET"): Row("GET", lambda w, r, s, sc: f"/reports/{w.draft[sc].id}/edit",
+                                 {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    # An empty form carries no edit version: the save is refused as a conflict (409), nothing is written.
+    ("reports.edit", "POST"): Row("POST", lambda w, r, s, sc: f"/reports/{w.draft[sc].id}/edit",
+                                  {"own": only({"provider"}, 409), "foreign": only(set(), 409)}),
+    ("reports.detail", "GET"): Row("GET", lambda w, r, s, sc: f"/reports/{w.report[sc].id}",
+                                   {"own": only(MINISTRY | {"provider", "municipality"}, 200), "foreign": only(MINISTRY, 200)}),
+    # An empty review (neither accept nor return) is refused with the form (422).
+    ("reports.review", "POST"): Row("POST", lambda w, r, s, sc: f"/reports/{w.report[sc].id}/review",
+                                    {"own": only({"admin", "reviewer"}, 422), "foreign": only({"admin", "reviewer"}, 422)}),
+    # A submitted report is not returned: revising it is not possible now (409).
+    ("reports.revise", "POST"): Row("POST", lambda w, r, s, sc: f"/reports/{w.report[sc].id}/revise",
+                                    {"own": only({"provider"}, 409), "foreign": only(set(), 409)}),
+    ("reports.correction", "POST"): Row("POST", lambda w, r, s, sc: f"/reports/{w.report[sc].id}/correction",
+                                        {"own": only({"provider"}, 422), "foreign": only(set(), 422)}),
+    ("reports.upload_document", "POST"): Row("POST", lambda w, r, s, sc: f"/reports/{w.report[sc].id}/documents",
+                                             {"own": only({"provider"}, 302), "foreign": only(set(), 302)}),
+    ("reports.completeness_page", "GET"): Row("GET", lambda w, r, s, sc: "/reports/completeness",
+                                              {"any": only(MINISTRY | {"monitor", "municipality"}, 200)}),
+    ("reports.completeness_download", "GET"): Row("GET", lambda w, r, s, sc: "/reports/completeness.xlsx",
+                                                  {"any": only(MINISTRY | {"monitor", "municipality"}, 200)}),
+    ("reports.bulk_page", "GET"): Row("GET", lambda w, r, s, sc: "/reports/bulk", {"any": only({"provider"}, 200)}),
+    ("reports.bulk_template", "GET"): Row("GET", lambda w, r, s, sc: "/reports/bulk/template.xlsx",
+                                          {"any": only({"provider"}, 200)}),
+    ("reports.bulk_upload", "POST"): Row("POST", lambda w, r, s, sc: "/reports/bulk", {"any": only({"provider"}, 422)}),
+    ("reports.settings", "GET"): Row("GET", lambda w, r, s, sc: "/admin/reports/settings", {"any": only({"admin"}, 200)}),
+    ("reports.settings", "POST"): Row("POST", lambda w, r, s, sc: "/admin/reports/settings", {"any": only({"admin"}, 422)}),
     # Administration.
     ("admin.users", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users", {"any": only({"admin"}, 200)}),
     ("admin.invite_user", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users/invite", {"any": only({"admin"}, 200)}),
@@ -395,7 +427,7 @@ def _grant_world(world, session) -> None:
 def _agreement_world(world, session, eoi_call) -> None:
     """Awarded applications in a second grant call (the award is written directly: the workflow that
     leads to it is tested elsewhere) and their signed agreements."""
-    from datetime import date
+    from datetime import timedelta
     from decimal import Decimal
 
     from portal.grants import services as grants
@@ -404,6 +436,7 @@ def _agreement_world(world, session, eoi_call) -> None:
     admin = world.users["admin"]
     call = factories.eoi_call(session, admin, kind=CallKind.GRANT, linked_call_id=eoi_call.id,
                               allocation_eur=Decimal("100000.00"))
+    start = factories.months_ago(3)
     world.agreement = {}
     for scope, provider, municipality in (("own", "provider", "municipality"), ("foreign", "provider_b", "municipality_b")):
         application = Application(call_id=call.id, organisation_id=world.orgs[provider].id,
@@ -414,14 +447,23 @@ def _agreement_world(world, session, eoi_call) -> None:
         session.add(AwardDecision(application_id=application.id, outcome=Outcome.AWARD, amount_eur=Decimal("40000.00"),
                                   reasons="Доделено.", decided_by_id=admin.id))
         session.flush()
+        application.service_types = [call.service_types[0]]
         world.agreement[scope] = grants.create_agreement(session, admin, application, f"GA-{scope}", grants.Terms(
-            signature_date=date(2027, 1, 10), start_date=date(2027, 2, 1), end_date=date(2029, 1, 31),
-            committed_eur=Decimal("40000.00"), tranches=[grants.TrancheRow(date(2027, 2, 1), Decimal("12000.00"), 0),
-                                                         grants.TrancheRow(date(2027, 8, 1), Decimal("28000.00"), 6)]))
+            signature_date=start - timedelta(days=20), start_date=start, end_date=grants.add_months(start, 24) - timedelta(days=1),
+            committed_eur=Decimal("40000.00"), tranches=[grants.TrancheRow(start, Decimal("12000.00"), 0),
+                                                         grants.TrancheRow(grants.add_months(start, 6), Decimal("28000.00"), 6)]))
     from portal.models import LedgerEntry
 
     world.entry = {scope: session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.agreement_id == agreement.id))
                    for scope, agreement in world.agreement.items()}
+    # Monthly reports: each provider submitted its first month; provider A has a draft of its second.
+    world.report = {"own": factories.report(session, world.users["provider"], world.agreement["own"], start),
+                    "foreign": factories.report(session, world.users["provider_b"], world.agreement["foreign"], start)}
+    world.draft = {"own": factories.report(session, world.users["provider"], world.agreement["own"],
+                                           grants.add_months(start, 1), submit=False),
+                   "foreign": factories.report(session, world.users["provider_b"], world.agreement["foreign"],
+                                               grants.add_months(start, 1), submit=False)}
+    world.next_month = grants.add_months(start, 2).strftime("%Y-%m")
 
 
 @pytest.mark.parametrize("key", sorted(MATRIX), ids=lambda k: f"{k[1]} {k[0]}")

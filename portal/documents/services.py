@@ -65,6 +65,7 @@ OBJECT_PURPOSES: dict[str, tuple[str, ...]] = {
     "call": ("call_text", "call_annex"),
     "application": ("work_plan", "budget_detail", "cofinancing_statement", "licence", "statute", "other"),
     "agreement": ("signed_agreement", "agreement_amendment", "other"),
+    "report": ("timesheet", "payroll", "employment_registration", "other"),
 }
 
 

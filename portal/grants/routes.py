@@ -21,6 +21,7 @@ from portal.grants import dashboard, ledger
 from portal.grants import services as grants
 from portal.grants.forms import AgreementForm, AmendmentForm, PaymentForm, ReverseForm
 from portal.models import Application, Document, GrantAgreement, LedgerEntry, Tranche
+from portal.reports import services as report_services
 from portal.web import apply_errors
 
 bp = Blueprint("grants", __name__)
@@ -106,7 +107,9 @@ def detail(agreement_id: int):
         report_warning=grants.no_report_warning(db, agreement, clock.utc_to_skopje(clock.now()).date()),
         reverse_form=ReverseForm(), reversed_ids={e.reverses_id for e in entries if e.reverses_id},
         status_label=grants.tranche_status_label, app_status_label=application_services.status_label,
-        kind_label=grants.entry_kind_label, accepted=grants.reports_accepted_through(db, agreement))
+        kind_label=grants.entry_kind_label, accepted=grants.reports_accepted_through(db, agreement),
+        report_rows=report_services.month_rows(db, agreement), report_status_label=report_services.status_label,
+        timeliness_label=report_services.timeliness_label, can_prepare=access.can_edit_reports_of(current_user, agreement))
 
 
 @bp.route("/grants/<int:agreement_id>/amend", methods=["GET", "POST"])

@@ -179,9 +179,11 @@ def amend(session: Session, actor: User, agreement: GrantAgreement, terms: Terms
 # Tranches ---------------------------------------------------------------------------------------------
 
 def reports_accepted_through(session: Session, agreement: GrantAgreement) -> int:
-    """The last month (1, 2, …) up to which every monthly report is accepted. Monthly reports arrive with
-    their own capability; until then no month is accepted and only unconditioned tranches can be released."""
-    return 0
+    """The last month (1, 2, …) up to which every monthly report is accepted: a tranche conditioned on
+    "reports accepted up to month N" can be requested once this reaches N."""
+    from portal.reports.services import accepted_through
+
+    return accepted_through(session, agreement.id)
 
 
 def no_report_warning(session: Session, agreement: GrantAgreement, today: date) -> str | None:

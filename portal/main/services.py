@@ -100,6 +100,17 @@ def dashboard_for(session: Session, user: User) -> dict[str, Any]:
         data["recent_events"] = list(session.scalars(
             sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(8)))
     if user.role == Role.PROVIDER:
+        from portal.reports.services import provider_overview, timeliness_label
+
+        data["timeliness_label"] = timeliness_label
+        data["report_todo"] = [(agreement, row) for agreement, rows in provider_overview(session, user) for row in rows
+                               if row.report is None or row.report.status.value in ("draft", "returned")][:8]
+    if user.role in (Role.ADMIN, Role.REVIEWER):
+        from portal.models import MonthlyReport, ReportStatus
+
+        data["reports_waiting"] = session.scalar(sa.select(sa.func.count(MonthlyReport.id)).where(
+            MonthlyReport.status == ReportStatus.SUBMITTED)) or 0
+    if user.role == Role.PROVIDER:
         org = user.organisation
         today = utcnow().date()
         data["licence_valid"] = org.licence_valid_on(today)

@@ -26,9 +26,27 @@ from portal.models.grants import AgreementVersion, EntryKind, GrantAgreement, Le
 from portal.models.mail import OutboxEmail
 from portal.models.orgs import LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Region
 from portal.models.reference import HardToEmployCategory, ServiceCategory, ServiceType
+from portal.models.reports import (
+    MonthlyReport,
+    NoticeKind,
+    ReportHireLine,
+    ReportNotice,
+    ReportServiceLine,
+    ReportStatus,
+    ReportVersion,
+    VersionStatus,
+)
 from portal.models.users import ROLES_BY_KIND, LoginAttempt, Role, TokenPurpose, User, UserToken
 
 __all__ = [
+    "MonthlyReport",
+    "NoticeKind",
+    "ReportHireLine",
+    "ReportNotice",
+    "ReportServiceLine",
+    "ReportStatus",
+    "ReportVersion",
+    "VersionStatus",
     "AgreementVersion",
     "EntryKind",
     "GrantAgreement",

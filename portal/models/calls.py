@@ -25,11 +25,19 @@ class Programme(Base):
     loan_reference: Mapped[str] = mapped_column(sa.String(60))
     envelope_eur: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(sa.String(3), default="EUR")
+    # Monthly reports are due on this day of the following month (Skopje time); reminders go out this
+    # many days before.
+    report_due_day: Mapped[int] = mapped_column(default=10, server_default="10")
+    report_reminder_days: Mapped[int] = mapped_column(default=3, server_default="3")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version_id}
-    __table_args__ = (sa.CheckConstraint("envelope_eur > 0", name="envelope_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("envelope_eur > 0", name="envelope_positive"),
+        sa.CheckConstraint("report_due_day >= 1 AND report_due_day <= 28", name="report_due_day"),
+        sa.CheckConstraint("report_reminder_days >= 0 AND report_reminder_days <= 27", name="report_reminder_days"),
+    )
 
 
 class ExchangeRate(Base):

@@ -1,0 +1,711 @@
+"""Monthly reports: the months a grant reports, due dates, the workflow (draft → submitted → accepted or
+returned → resubmitted; corrections of accepted reports as new versions), history, reminders.
+
+Transitions (anything else raises `InvalidTransition`):
+
+| newest version | step (who)                          | result                                       |
+|----------------|-------------------------------------|----------------------------------------------|
+| (none)         | start (provider)                    | version 1, draft                             |
+| draft          | save / submit (provider)            | draft / submitted                            |
+| submitted      | accept (ministry)                   | accepted; it counts; an earlier one is superseded |
+| submitted      | return with comments (ministry)     | returned                                     |
+| returned       | revise (provider)                   | next version, a draft copy                   |
+| accepted       | request a correction (provider)     | next version, a draft copy; the accepted one still counts |
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from portal import access, audit, clock, mail
+from portal.calls.services import get_programme
+from portal.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
+from portal.models import (
+    Application,
+    GrantAgreement,
+    HardToEmployCategory,
+    MonthlyReport,
+    NoticeKind,
+    Programme,
+    ReportHireLine,
+    ReportNotice,
+    ReportServiceLine,
+    ReportStatus,
+    ReportVersion,
+    ServiceType,
+    User,
+    VersionStatus,
+)
+from portal.models.reports import BENEFICIARY_FIELDS, HIRE_FIELDS, STAFF_FIELDS
+from portal.reports import validation
+from portal.reports.validation import Context, HireFigures, ReportData, ServiceFigures
+
+#: How far back overdue notices go: a month whose due date is older than this gets none (a new
+#: deployment does not mail about years of history).
+OVERDUE_NOTICE_DAYS = 45
+
+
+# Months and due dates ------------------------------------------------------------------------------
+
+def first_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def months_from(first: date, last: date) -> list[date]:
+    months, month = [], first_of(first)
+    while month <= last:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def grant_months(agreement: GrantAgreement) -> tuple[date, date]:
+    """The first and last month a grant reports: from its start month to the month it ends (terms in force)."""
+    terms = agreement.current
+    return first_of(terms.start_date), first_of(terms.end_date)
+
+
+def month_number(first: date, month: date) -> int:
+    return (month.year - first.year) * 12 + month.month - first.month + 1
+
+
+def today_in_skopje() -> date:
+    return clock.utc_to_skopje(clock.now()).date()
+
+
+def due_on(programme: Programme, month: date) -> date:
+    """A month's report is due on the programme's due day (default the 10th) of the following month."""
+    return next_month(month).replace(day=programme.report_due_day)
+
+
+def deadline(programme: Programme, month: date) -> datetime:
+    """The end of the due day in Skopje, in UTC: a report submitted before it is on time."""
+    return clock.skopje_to_utc(datetime.combine(due_on(programme, month) + timedelta(days=1), time.min))
+
+
+def to_utc_month_start(month: date) -> datetime:
+    """Midnight at the start of the month in Skopje, in UTC."""
+    return clock.skopje_to_utc(datetime.combine(first_of(month), time.min))
+
+
+def parse_month(text: str) -> date | None:
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return None
+
+
+class Timeliness(enum.StrEnum):
+    ON_TIME = "on_time"
+    LATE = "late"
+    RETURNED = "returned"
+    MISSING = "missing"
+    OPEN = "open"  # not submitted, and the due date has not passed
+
+
+def timeliness(programme: Programme, month: date, status: ReportStatus | None, first_submitted_at: datetime | None,
+               accepted: bool, now: datetime) -> Timeliness:
+    """One rule for every list and the completeness page. A report counts as on time or late by its first
+    submission; a returned report that has no accepted version counts as returned until resubmitted and
+    accepted; a month never submitted is missing once its due date has passed."""
+    if status == ReportStatus.RETURNED and not accepted:
+        return Timeliness.RETURNED
+    if first_submitted_at is None:
+        return Timeliness.MISSING if now >= deadline(programme, month) else Timeliness.OPEN
+    return Timeliness.ON_TIME if first_submitted_at < deadline(programme, month) else Timeliness.LATE
+
+
+def timeliness_of(programme: Programme, report: MonthlyReport | None, month: date, now: datetime) -> Timeliness:
+    if report is None:
+        return timeliness(programme, month, None, None, False, now)
+    return timeliness(programme, month, report.status, report.first_submitted_at, report.accepted_version is not None,
+                      now)
+
+
+def timeliness_label(value: Timeliness | str) -> str:
+    return {Timeliness.ON_TIME: _("on time"), Timeliness.LATE: _("late"), Timeliness.RETURNED: _("returned"),
+            Timeliness.MISSING: _("missing"), Timeliness.OPEN: _("not due yet")}[Timeliness(value)]
+
+
+def status_label(status: ReportStatus | VersionStatus | str) -> str:
+    return {"draft": _("draft"), "submitted": _("submitted, waiting for review"), "returned": _("returned with comments"),
+            "accepted": _("accepted"), "superseded": _("superseded by a correction")}[str(status)]
+
+
+# Reading ------------------------------------------------------------------------------------------------
+
+def report_for(session: Session, agreement_id: int, month: date) -> MonthlyReport | None:
+    return session.scalar(sa.select(MonthlyReport).where(MonthlyReport.agreement_id == agreement_id,
+                                                         MonthlyReport.month == month))
+
+
+def _service_types(agreement: GrantAgreement) -> list[ServiceType]:
+    return list(agreement.application.service_types)
+
+
+def _categories(session: Session) -> list[HardToEmployCategory]:
+    return list(session.scalars(sa.select(HardToEmployCategory).where(HardToEmployCategory.active.is_(True))
+                                .order_by(HardToEmployCategory.sort_order, HardToEmployCategory.id)))
+
+
+def data_of(session: Session, version: ReportVersion, categories: list[HardToEmployCategory] | None = None) -> ReportData:
+    """A version's figures as `ReportData`, with a line for every service type of the grant and every
+    active hard-to-employ group (zeros where nothing was reported)."""
+    agreement = version.report.agreement
+    by_type = {line.service_type_id: line for line in version.services}
+    types = _service_types(agreement)
+    known = {t.id for t in types}
+    types += [line.service_type for line in version.services if line.service_type_id not in known]
+    services = []
+    for service_type in types:
+        line = by_type.get(service_type.id)
+        values = {name: getattr(line, name) if line else 0 for name in BENEFICIARY_FIELDS}
+        services.append(ServiceFigures(service_type_id=service_type.id, label=service_type.name(), **values))
+    by_category = {line.category_id: line for line in version.hires}
+    categories = categories if categories is not None else _categories(session)
+    listed = {c.id for c in categories}
+    categories = categories + [line.category for line in version.hires if line.category_id not in listed]
+    hires = []
+    for category in categories:
+        line = by_category.get(category.id)
+        values = {name: getattr(line, name) if line else 0 for name in HIRE_FIELDS}
+        hires.append(HireFigures(category_id=category.id, label=category.name(), requires_note=category.requires_note,
+                                 note=line.note if line else "", **values))
+    return ReportData(services=services, hires=hires, narrative=version.narrative, explanation=version.explanation,
+                      **{name: getattr(version, name) for name in STAFF_FIELDS})
+
+
+def previous_figures(session: Session, agreement_id: int, month: date) -> tuple[int, int] | None:
+    """(beneficiaries, staff) of the month before, as accepted, for the change warning."""
+    before = session.scalar(sa.select(MonthlyReport).where(
+        MonthlyReport.agreement_id == agreement_id, MonthlyReport.month == _previous_month(month),
+        MonthlyReport.accepted_version.is_not(None)))
+    if before is None:
+        return None
+    version = before.in_force
+    return version.beneficiaries, version.staff_total
+
+
+def _previous_month(month: date) -> date:
+    return date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+
+
+def context_for(agreement: GrantAgreement, month: date, previous: tuple[int, int] | None = None) -> Context:
+    first, last = grant_months(agreement)
+    return Context(month=month, first_month=first, last_month=last, current_month=first_of(today_in_skopje()),
+                   capacity=agreement.application.beneficiaries_per_month, previous=previous)
+
+
+def path_key(path: validation.Path) -> str:
+    """The form field (and error key) of a path: service-5-female, hire-3-note, staff_total, explanation."""
+    if path[0] in ("service", "hire"):
+        return f"{path[0]}-{path[1]}-{path[2]}"
+    return str(path[-1])
+
+
+def _raise(issues: list[validation.Issue]) -> None:
+    errors: dict[str, list[str]] = {}
+    for issue in issues:
+        errors.setdefault(path_key(issue.path), []).append(issue.message)
+    raise ValidationFailed(field_errors=errors)
+
+
+# The workflow --------------------------------------------------------------------------------------------
+
+def _check_month(agreement: GrantAgreement, month: date) -> None:
+    issues = validation.check_month(context_for(agreement, month))
+    if issues:
+        raise InvalidTransition(issues[0].message)
+
+
+def start(session: Session, actor: User, agreement: GrantAgreement, month: date) -> MonthlyReport:
+    """The grant's one report for the month: the existing one, or a new draft (version 1). Many people
+    starting it at once still get one: the unique constraint decides."""
+    if not access.can_edit_reports_of(actor, agreement):
+        raise NotAllowed()
+    month = first_of(month)
+    _check_month(agreement, month)
+    existing = report_for(session, agreement.id, month)
+    if existing is not None:
+        return existing
+    first, _last = grant_months(agreement)
+    report = MonthlyReport(agreement_id=agreement.id, month=month, month_number=month_number(first, month),
+                           created_by_id=actor.id, created_at=clock.now())
+    try:
+        with session.begin_nested():
+            session.add(report)
+    except sa.exc.IntegrityError:
+        return report_for(session, agreement.id, month)
+    source = _previous_accepted(session, report)
+    version = ReportVersion(report=report, version=1, created_by_id=actor.id, created_at=clock.now())
+    session.add(version)
+    if source is not None:
+        _prefill_staff(version, source)
+    session.flush()
+    audit.record(session, actor, "report.created", report, after={"agreement": agreement.number, "month": f"{month:%Y-%m}"})
+    return report
+
+
+def _previous_accepted(session: Session, report: MonthlyReport) -> ReportVersion | None:
+    before = session.scalar(sa.select(MonthlyReport).where(
+        MonthlyReport.agreement_id == report.agreement_id, MonthlyReport.month == _previous_month(report.month),
+        MonthlyReport.accepted_version.is_not(None)))
+    return before.in_force if before is not None else None
+
+
+def _prefill_staff(version: ReportVersion, source: ReportVersion) -> None:
+    """Staff rarely change from one month to the next: start from last month's accepted staff figures,
+    everyone counted as continuing."""
+    for name in STAFF_FIELDS:
+        setattr(version, name, getattr(source, name))
+    version.hires = [ReportHireLine(category_id=h.category_id, total=h.total, female=h.female, new_this_month=0,
+                                    continuing=h.total, note=h.note) for h in source.hires]
+
+
+def _newest_draft(report: MonthlyReport) -> ReportVersion:
+    version = report.newest
+    if version.status != VersionStatus.DRAFT:
+        raise InvalidTransition(_("This report has been submitted and can no longer be changed. To change an accepted "
+                                  "report, request a correction."))
+    return version
+
+
+def save(session: Session, actor: User, report: MonthlyReport, data: ReportData, edit_version: int) -> ReportVersion:
+    """Save the draft as typed: only whole, non-negative numbers are required (sums are checked on submission)."""
+    if not access.can_edit_reports_of(actor, report.agreement):
+        raise NotAllowed()
+    version = _newest_draft(report)
+    if edit_version != version.edit_version:
+        raise Conflict()
+    result = validation.check_values(data)
+    if not result.ok:
+        _raise(result.errors)
+    before = _summary(version)
+    for name in STAFF_FIELDS:
+        setattr(version, name, getattr(data, name))
+    version.narrative, version.explanation = data.narrative.strip(), data.explanation.strip()
+    _write_lines(version, data)
+    try:
+        session.flush()
+    except sa.orm.exc.StaleDataError:
+        raise Conflict() from None
+    after = _summary(version)
+    if before != after:
+        audit.record(session, actor, "report.saved", report, before=before, after=after)
+    return version
+
+
+def _write_lines(version: ReportVersion, data: ReportData) -> None:
+    """Keep a line for every service type, and one per hard-to-employ group that has anyone in it."""
+    lines = {line.service_type_id: line for line in version.services}
+    kept = []
+    for figures in data.services:
+        line = lines.get(figures.service_type_id) or ReportServiceLine(service_type_id=figures.service_type_id)
+        for name in BENEFICIARY_FIELDS:
+            setattr(line, name, getattr(figures, name))
+        kept.append(line)
+    version.services = kept
+    hires = {line.category_id: line for line in version.hires}
+    kept_hires = []
+    for figures in data.hires:
+        if not (figures.total or figures.female or figures.new_this_month or figures.continuing or figures.note.strip()):
+            continue
+        line = hires.get(figures.category_id) or ReportHireLine(category_id=figures.category_id)
+        for name in HIRE_FIELDS:
+            setattr(line, name, getattr(figures, name))
+        line.note = figures.note.strip()[:300]
+        kept_hires.append(line)
+    version.hires = kept_hires
+
+
+def _summary(version: ReportVersion) -> dict[str, Any]:
+    return {"beneficiaries": sum(line.total for line in version.services), "staff": version.staff_total,
+            "hard_to_employ": sum(line.total for line in version.hires),
+            "services": {str(line.service_type_id): [getattr(line, n) for n in BENEFICIARY_FIELDS] for line in version.services},
+            "hires": {str(line.category_id): [getattr(line, n) for n in HIRE_FIELDS] for line in version.hires},
+            "staff_figures": [getattr(version, n) for n in STAFF_FIELDS], "narrative": version.narrative,
+            "explanation": version.explanation}
+
+
+def check_submission(session: Session, report: MonthlyReport) -> validation.Result:
+    version = report.newest
+    data = data_of(session, version)
+    return validation.check(data, context_for(report.agreement, report.month, previous_figures(session, report.agreement_id, report.month)))
+
+
+def submit(session: Session, actor: User, report: MonthlyReport) -> ReportVersion:
+    """Submit the draft: every blocking rule must pass and every warning be explained. The version is then
+    frozen (the database refuses to change it)."""
+    if not access.can_edit_reports_of(actor, report.agreement):
+        raise NotAllowed()
+    version = _newest_draft(report)
+    result = check_submission(session, report)
+    if not result.ok:
+        _raise(result.errors)
+    now = clock.now()
+    version.status = VersionStatus.SUBMITTED
+    version.warnings = [w.as_dict() for w in result.warnings]
+    version.submitted_by_id, version.submitted_at = actor.id, now
+    report.status = ReportStatus.SUBMITTED
+    report.first_submitted_at = report.first_submitted_at or now
+    report.last_submitted_at = now
+    try:
+        session.flush()
+    except sa.orm.exc.StaleDataError:
+        raise Conflict(_("This report was submitted from another window at the same moment. Reload the page to see "
+                         "it.")) from None
+    audit.record(session, actor, "report.submitted", report, before={"status": "draft"},
+                 after={"status": "submitted", "version": version.version, "warnings": version.warnings,
+                        "beneficiaries": version.beneficiaries, "staff": version.staff_total})
+    return version
+
+
+def _submitted(report: MonthlyReport) -> ReportVersion:
+    version = report.newest
+    if version.status != VersionStatus.SUBMITTED:
+        raise InvalidTransition(_("Only a submitted report waiting for review can be accepted or returned."))
+    return version
+
+
+def accept(session: Session, actor: User, report: MonthlyReport, comment: str = "") -> ReportVersion:
+    """Accept the submitted version: it is locked and from now on it is the one that counts."""
+    if not access.can_review_reports(actor):
+        raise NotAllowed()
+    version = _submitted(report)
+    previous = report.in_force
+    if previous is not None:
+        previous.status = VersionStatus.SUPERSEDED
+    now = clock.now()
+    version.status = VersionStatus.ACCEPTED
+    version.reviewed_by_id, version.reviewed_at, version.review_comment = actor.id, now, comment.strip()
+    report.status, report.accepted_version, report.accepted_at = ReportStatus.ACCEPTED, version.version, now
+    _flush(session)
+    audit.record(session, actor, "report.accepted", report, before={"status": "submitted",
+                                                                    "accepted_version": previous.version if previous else None},
+                 after={"status": "accepted", "accepted_version": version.version, "comment": version.review_comment})
+    _notify(session, report, "mail/report_accepted.txt", lambda ref: _("Monthly report %(ref)s accepted", ref=ref),
+            version=version)
+    return version
+
+
+def return_report(session: Session, actor: User, report: MonthlyReport, comment: str) -> ReportVersion:
+    """Send the submitted version back with comments; the provider corrects it in a new version."""
+    if not access.can_review_reports(actor):
+        raise NotAllowed()
+    if not comment.strip():
+        raise ValidationFailed(field_errors={"comment": [_("Say what the provider has to correct.")]})
+    version = _submitted(report)
+    version.status = VersionStatus.RETURNED
+    version.reviewed_by_id, version.reviewed_at, version.review_comment = actor.id, clock.now(), comment.strip()
+    report.status = ReportStatus.RETURNED
+    _flush(session)
+    audit.record(session, actor, "report.returned", report, before={"status": "submitted"},
+                 after={"status": "returned", "version": version.version, "comment": version.review_comment})
+    _notify(session, report, "mail/report_returned.txt",
+            lambda ref: _("Monthly report %(ref)s returned with comments", ref=ref), version=version)
+    return version
+
+
+def _next_version(session: Session, actor: User, report: MonthlyReport, reason: str = "") -> ReportVersion:
+    """A draft copy of the newest version, numbered after it."""
+    source = report.newest
+    copy = ReportVersion(report=report, version=source.version + 1, created_by_id=actor.id, created_at=clock.now(),
+                         narrative=source.narrative, explanation=source.explanation, correction_reason=reason.strip(),
+                         **{name: getattr(source, name) for name in STAFF_FIELDS})
+    copy.services = [ReportServiceLine(service_type_id=line.service_type_id,
+                                       **{name: getattr(line, name) for name in BENEFICIARY_FIELDS})
+                     for line in source.services]
+    copy.hires = [ReportHireLine(category_id=line.category_id, note=line.note,
+                                 **{name: getattr(line, name) for name in HIRE_FIELDS}) for line in source.hires]
+    session.add(copy)
+    report.current_version = copy.version
+    report.status = ReportStatus.DRAFT
+    _flush(session)
+    session.refresh(report, ["versions"])
+    return copy
+
+
+def revise(session: Session, actor: User, report: MonthlyReport) -> ReportVersion:
+    """Start correcting a returned report: the next version, a draft copy of the returned one."""
+    if not access.can_edit_reports_of(actor, report.agreement):
+        raise NotAllowed()
+    if report.newest.status != VersionStatus.RETURNED:
+        raise InvalidTransition(_("Only a returned report is revised this way."))
+    version = _next_version(session, actor, report)
+    audit.record(session, actor, "report.revision_started", report, after={"version": version.version})
+    return version
+
+
+def request_correction(session: Session, actor: User, report: MonthlyReport, reason: str) -> ReportVersion:
+    """Correct an accepted report: a new version, submitted and reviewed like the first; until it is accepted the
+    accepted version keeps counting."""
+    if not access.can_edit_reports_of(actor, report.agreement):
+        raise NotAllowed()
+    if report.newest.status != VersionStatus.ACCEPTED:
+        raise InvalidTransition(_("A correction can be requested for an accepted report only."))
+    if not reason.strip():
+        raise ValidationFailed(field_errors={"reason": [_("Say what is wrong in the accepted report.")]})
+    version = _next_version(session, actor, report, reason)
+    audit.record(session, actor, "report.correction_requested", report,
+                 after={"version": version.version, "accepted_version": report.accepted_version, "reason": reason.strip()})
+    return version
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except sa.orm.exc.StaleDataError:
+        raise Conflict() from None
+
+
+def _notify(session: Session, report: MonthlyReport, template: str, subject: Any, **context: Any) -> None:
+    """Mail every active member of the provider, each in their own language."""
+    reference = report_reference(report)
+    members = session.scalars(sa.select(User).where(User.organisation_id == report.agreement.organisation_id,
+                                                    User.active.is_(True), User.password_hash.is_not(None)))
+    for member in members:
+        with force_locale(member.preferred_language):
+            body = render_template(template, user=member, report=report, reference=reference,
+                                   month=f"{report.month:%m/%Y}", **context)
+            mail.queue(session, member.email, subject(reference), body)
+
+
+def report_reference(report: MonthlyReport) -> str:
+    return f"{report.agreement.number}/{report.month:%Y-%m}"
+
+
+def accepted_through(session: Session, agreement_id: int) -> int:
+    """The last month number N such that months 1…N all have an accepted report (0 when month 1 has none)."""
+    numbers = session.scalars(sa.select(MonthlyReport.month_number).where(
+        MonthlyReport.agreement_id == agreement_id, MonthlyReport.accepted_version.is_not(None))
+        .order_by(MonthlyReport.month_number))
+    through = 0
+    for number in numbers:
+        if number != through + 1:
+            break
+        through = number
+    return through
+
+
+# History ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Change:
+    label: str
+    before: Any
+    after: Any
+
+
+def _flat(data: ReportData) -> dict[str, tuple[str, Any]]:
+    flat: dict[str, tuple[str, Any]] = {}
+    for line in data.services:
+        for name, label in validation.BENEFICIARY_LABELS.items():
+            flat[f"s{line.service_type_id}.{name}"] = (f"{line.label}: {label}", getattr(line, name))
+    for name, label in validation.STAFF_LABELS.items():
+        flat[name] = (str(label), getattr(data, name))
+    for hire in data.hires:
+        for name, label in validation.HIRE_LABELS.items():
+            flat[f"h{hire.category_id}.{name}"] = (f"{hire.label}: {label}", getattr(hire, name))
+    flat["narrative"] = (_("Narrative"), data.narrative)
+    flat["explanation"] = (_("Explanation of the warnings"), data.explanation)
+    return flat
+
+
+def history(session: Session, report: MonthlyReport) -> list[tuple[ReportVersion, list[Change]]]:
+    """Every version, newest first, with what changed from the version before it."""
+    categories = _categories(session)
+    out, previous = [], None
+    for version in report.versions:
+        current = _flat(data_of(session, version, categories))
+        changes = []
+        if previous is not None:
+            for key, (label, value) in current.items():
+                old = previous.get(key, (label, 0 if not isinstance(value, str) else ""))[1]
+                if old != value:
+                    changes.append(Change(label, old, value))
+        out.append((version, changes))
+        previous = current
+    return list(reversed(out))
+
+
+def visible_version(user: Any, report: MonthlyReport) -> ReportVersion:
+    """What a user sees: the provider its newest version; everyone else the newest version past draft."""
+    if access.can_edit_reports_of(user, report.agreement):
+        return report.newest
+    return [v for v in report.versions if v.status != VersionStatus.DRAFT][-1]
+
+
+# Lists -----------------------------------------------------------------------------------------------
+
+@dataclass
+class MonthRow:
+    month: date
+    number: int
+    report: MonthlyReport | None
+    timeliness: Timeliness
+    due: date
+
+
+def month_rows(session: Session, agreement: GrantAgreement, reports: list[MonthlyReport] | None = None,
+               now: datetime | None = None, programme: Programme | None = None) -> list[MonthRow]:
+    """Every month of the grant up to the current one, newest first, with its report and how it stands."""
+    programme = programme or get_programme(session)
+    now = now or clock.now()
+    first, last = grant_months(agreement)
+    current = first_of(clock.utc_to_skopje(now).date())
+    if reports is None:
+        reports = list(session.scalars(sa.select(MonthlyReport).where(MonthlyReport.agreement_id == agreement.id)))
+    by_month = {r.month: r for r in reports}
+    rows = [MonthRow(month, month_number(first, month), by_month.get(month),
+                     timeliness_of(programme, by_month.get(month), month, now), due_on(programme, month))
+            for month in months_from(first, min(last, current))]
+    return list(reversed(rows))
+
+
+def provider_overview(session: Session, actor: User) -> list[tuple[GrantAgreement, list[MonthRow]]]:
+    """The provider's grants, each with its months: three queries whatever the number of grants."""
+    agreements = list(session.scalars(
+        sa.select(GrantAgreement).where(GrantAgreement.organisation_id == actor.organisation_id)
+        .options(sa.orm.selectinload(GrantAgreement.versions),
+                 sa.orm.joinedload(GrantAgreement.application).joinedload(Application.municipality_org))
+        .order_by(GrantAgreement.number)).unique())
+    reports: dict[int, list[MonthlyReport]] = {a.id: [] for a in agreements}
+    if agreements:
+        for report in session.scalars(sa.select(MonthlyReport).where(MonthlyReport.agreement_id.in_(list(reports)))):
+            reports[report.agreement_id].append(report)
+    now, programme = clock.now(), get_programme(session)
+    return [(a, month_rows(session, a, reports[a.id], now, programme)) for a in agreements]
+
+
+@dataclass
+class QueueFilter:
+    status: str = "submitted"
+    agreement: str = ""
+
+
+def review_query(actor: User, filters: QueueFilter) -> sa.Select:
+    """Reports the ministry (or a municipality, its own) can see: never drafts that were never submitted."""
+    query = (sa.select(MonthlyReport).join(GrantAgreement, GrantAgreement.id == MonthlyReport.agreement_id)
+             .where(MonthlyReport.first_submitted_at.is_not(None))
+             .options(sa.orm.joinedload(MonthlyReport.agreement).joinedload(GrantAgreement.application)
+                      .joinedload(Application.organisation),
+                      sa.orm.joinedload(MonthlyReport.agreement).joinedload(GrantAgreement.application)
+                      .joinedload(Application.municipality_org)))
+    if not actor.is_ministry:
+        query = query.where(GrantAgreement.municipality_org_id == actor.organisation_id)
+    if filters.status in {s.value for s in ReportStatus}:
+        query = query.where(MonthlyReport.status == filters.status)
+    if filters.agreement.strip():
+        query = query.where(GrantAgreement.number.contains(filters.agreement.strip()))
+    return query.order_by(MonthlyReport.last_submitted_at.asc(), MonthlyReport.id)
+
+
+# Settings --------------------------------------------------------------------------------------------
+
+def update_settings(session: Session, actor: User, due_day: int | None, reminder_days: int | None,
+                    version_id: int) -> Programme:
+    if not access.can_manage_report_settings(actor):
+        raise NotAllowed()
+    programme = get_programme(session, for_update=True)
+    if version_id != programme.version_id:
+        raise Conflict()
+    errors: dict[str, list[str]] = {}
+    if due_day is None or not 1 <= due_day <= 28:
+        errors["due_day"] = [_("Enter a day between 1 and 28 (every month has it).")]
+    if reminder_days is None or not 0 <= reminder_days <= 27:
+        errors["reminder_days"] = [_("Enter a number of days between 0 and 27.")]
+    elif due_day is not None and reminder_days >= due_day:
+        errors["reminder_days"] = [_("The reminder goes out in the month after the one reported: at most %(n)d days "
+                                     "before the due day.", n=max(due_day - 1, 0))]
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    before = {"report_due_day": programme.report_due_day, "report_reminder_days": programme.report_reminder_days}
+    programme.report_due_day, programme.report_reminder_days = due_day, reminder_days
+    after = {"report_due_day": due_day, "report_reminder_days": reminder_days}
+    if before != after:
+        audit.record(session, actor, "programme.report_settings", programme, before=before, after=after)
+    return programme
+
+
+# Reminders -------------------------------------------------------------------------------------------
+
+def queue_notices(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Queue, once each, a reminder N days before a month's due date when its report is not submitted, and an
+    overdue notice when the due date has passed without a submission. Run by `flask send-mail` (cron)."""
+    now = now or clock.now()
+    programme = get_programme(session)
+    today = clock.utc_to_skopje(now).date()
+    month = _previous_month(first_of(today))  # the month whose report is due this month
+    counts = {"reminder": 0, "overdue": 0}
+    agreements = list(session.scalars(sa.select(GrantAgreement).options(
+        sa.orm.selectinload(GrantAgreement.versions))))
+    candidates = []
+    for agreement in agreements:
+        first, last = grant_months(agreement)
+        for candidate in (month, _previous_month(month)):
+            if first <= candidate <= last:
+                candidates.append((agreement, candidate))
+    if not candidates:
+        return counts
+    submitted = set(session.execute(sa.select(MonthlyReport.agreement_id, MonthlyReport.month).where(
+        MonthlyReport.first_submitted_at.is_not(None), MonthlyReport.agreement_id.in_({a.id for a, _m in candidates}),
+        MonthlyReport.month.in_({m for _a, m in candidates}))).all())
+    sent = set(session.execute(sa.select(ReportNotice.agreement_id, ReportNotice.month, ReportNotice.kind).where(
+        ReportNotice.month.in_({m for _a, m in candidates}))).all())
+    for agreement, candidate in candidates:
+        if (agreement.id, candidate) in submitted:
+            continue
+        due = due_on(programme, candidate)
+        if now >= deadline(programme, candidate):
+            if (today - due).days > OVERDUE_NOTICE_DAYS:
+                continue
+            kind = NoticeKind.OVERDUE
+        elif today >= due - timedelta(days=programme.report_reminder_days):
+            kind = NoticeKind.REMINDER
+        else:
+            continue
+        if (agreement.id, candidate, kind) in sent:
+            continue
+        if _send_notice(session, agreement, candidate, kind, due):
+            counts[kind.value] += 1
+    return counts
+
+
+def _send_notice(session: Session, agreement: GrantAgreement, month: date, kind: NoticeKind, due: date) -> bool:
+    notice = ReportNotice(agreement_id=agreement.id, month=month, kind=kind, created_at=clock.now())
+    try:
+        with session.begin_nested():
+            session.add(notice)
+    except sa.exc.IntegrityError:
+        return False  # another run sent it at the same moment
+    members = list(session.scalars(sa.select(User).where(User.organisation_id == agreement.organisation_id,
+                                                         User.active.is_(True), User.password_hash.is_not(None))))
+    template = "mail/report_reminder.txt" if kind == NoticeKind.REMINDER else "mail/report_overdue.txt"
+    for member in members:
+        with force_locale(member.preferred_language):
+            subject = (_("Reminder: the monthly report %(ref)s is due on %(due)s",
+                         ref=f"{agreement.number}/{month:%Y-%m}", due=due.isoformat())
+                       if kind == NoticeKind.REMINDER else
+                       _("Overdue: the monthly report %(ref)s was due on %(due)s",
+                         ref=f"{agreement.number}/{month:%Y-%m}", due=due.isoformat()))
+            body = render_template(template, user=member, agreement=agreement, month=f"{month:%m/%Y}",
+                                   due=due.isoformat(), month_key=f"{month:%Y-%m}")
+            mail.queue(session, member.email, subject, body)
+    notice.recipients = len(members)
+    audit.record(session, None, f"report.{kind.value}_sent", notice, actor_email="send-mail",
+                 after={"agreement": agreement.number, "month": f"{month:%Y-%m}", "recipients": len(members)})
+    return True

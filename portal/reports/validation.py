@@ -1,0 +1,263 @@
+"""The checks of a monthly report, in one place: the form, the bulk upload and the service all call
+`check`. Blocking errors stop a submission; warnings can be overridden with an explanation, and are
+stored with it for the reviewer — the way health-information systems check monthly data.
+
+Every message names the field and the rule, with the figures the user typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+CAPACITY_FACTOR = Decimal("1.5")
+CHANGE_LIMIT = Decimal("0.5")
+
+#: The labels of every figure, shown in forms, messages, the history and the XLSX template.
+BENEFICIARY_LABELS: dict[str, Any] = {
+    "total": _l("Beneficiaries served"),
+    "female": _l("Women and girls"),
+    "male": _l("Men and boys"),
+    "age_0_17": _l("Aged 0–17"),
+    "age_18_64": _l("Aged 18–64"),
+    "age_65_79": _l("Aged 65–79"),
+    "age_80_plus": _l("Aged 80 and over"),
+    "with_disability": _l("With a disability"),
+    "without_disability": _l("Without a disability"),
+    "new_this_month": _l("New this month"),
+    "continuing": _l("Continuing from earlier months"),
+    "left_this_month": _l("Left the service this month"),
+    "service_hours": _l("Service hours delivered"),
+}
+STAFF_LABELS: dict[str, Any] = {
+    "staff_total": _l("Staff working on the grant"),
+    "staff_female": _l("Women on the staff"),
+    "staff_male": _l("Men on the staff"),
+    "certified_caregivers": _l("Caregivers with the required certification"),
+}
+HIRE_LABELS: dict[str, Any] = {
+    "total": _l("Staff from this group"),
+    "female": _l("Of them women"),
+    "new_this_month": _l("Newly hired this month"),
+    "continuing": _l("Continuing"),
+    "note": _l("Note"),
+}
+
+#: (the parts, the whole): each group of parts adds up to the whole.
+BENEFICIARY_SUMS = (
+    (("female", "male"), _l("women and men")),
+    (("age_0_17", "age_18_64", "age_65_79", "age_80_plus"), _l("the age bands")),
+    (("with_disability", "without_disability"), _l("with and without a disability")),
+    (("new_this_month", "continuing"), _l("new and continuing")),
+)
+
+
+@dataclass
+class ServiceFigures:
+    service_type_id: int
+    label: str = ""
+    total: int | None = 0
+    female: int | None = 0
+    male: int | None = 0
+    age_0_17: int | None = 0
+    age_18_64: int | None = 0
+    age_65_79: int | None = 0
+    age_80_plus: int | None = 0
+    with_disability: int | None = 0
+    without_disability: int | None = 0
+    new_this_month: int | None = 0
+    continuing: int | None = 0
+    left_this_month: int | None = 0
+    service_hours: int | None = 0
+
+
+@dataclass
+class HireFigures:
+    category_id: int
+    label: str = ""
+    requires_note: bool = False
+    total: int | None = 0
+    female: int | None = 0
+    new_this_month: int | None = 0
+    continuing: int | None = 0
+    note: str = ""
+
+
+@dataclass
+class ReportData:
+    services: list[ServiceFigures] = field(default_factory=list)
+    hires: list[HireFigures] = field(default_factory=list)
+    staff_total: int | None = 0
+    staff_female: int | None = 0
+    staff_male: int | None = 0
+    certified_caregivers: int | None = 0
+    narrative: str = ""
+    explanation: str = ""
+
+    @property
+    def beneficiaries(self) -> int:
+        return sum(s.total or 0 for s in self.services)
+
+    @property
+    def hard_to_employ(self) -> int:
+        return sum(h.total or 0 for h in self.hires)
+
+
+@dataclass
+class Context:
+    """What the rules need to know beyond the figures."""
+
+    month: date
+    first_month: date
+    last_month: date
+    current_month: date
+    capacity: int | None = None  # contracted beneficiaries per month
+    previous: tuple[int, int] | None = None  # (beneficiaries, staff) of the month before, as accepted
+
+
+#: A field is addressed by a path: ("service", service_type_id, name), ("hire", category_id, name),
+#: ("staff", name), ("month",) or ("explanation",).
+Path = tuple[Any, ...]
+
+
+@dataclass
+class Issue:
+    path: Path
+    message: str
+
+
+@dataclass
+class ReportWarning:
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass
+class Result:
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[ReportWarning] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number_errors(data: ReportData) -> list[Issue]:
+    """Every figure is a whole number, 0 or more."""
+    issues = []
+    for line in data.services:
+        for name in BENEFICIARY_LABELS:
+            if not _whole(getattr(line, name)):
+                issues.append(Issue(("service", line.service_type_id, name), _(
+                    "%(service)s, %(field)s: enter a whole number, 0 or more.", service=line.label,
+                    field=BENEFICIARY_LABELS[name])))
+    for name in STAFF_LABELS:
+        if not _whole(getattr(data, name)):
+            issues.append(Issue(("staff", name), _("%(field)s: enter a whole number, 0 or more.",
+                                                   field=STAFF_LABELS[name])))
+    for hire in data.hires:
+        for name in ("total", "female", "new_this_month", "continuing"):
+            if not _whole(getattr(hire, name)):
+                issues.append(Issue(("hire", hire.category_id, name), _(
+                    "%(group)s, %(field)s: enter a whole number, 0 or more.", group=hire.label, field=HIRE_LABELS[name])))
+    return issues
+
+
+def check_values(data: ReportData) -> Result:
+    """What a draft must satisfy to be saved: only whole, non-negative numbers (sums may still be open)."""
+    return Result(errors=_number_errors(data))
+
+
+def _sum_errors(data: ReportData) -> list[Issue]:
+    issues = []
+    for line in data.services:
+        for parts, what in BENEFICIARY_SUMS:
+            added = sum(getattr(line, p) for p in parts)
+            if added != line.total:
+                issues.append(Issue(("service", line.service_type_id, parts[0]), _(
+                    "%(service)s: %(what)s add up to %(sum)d, but the beneficiaries served are %(total)d.",
+                    service=line.label, what=what, sum=added, total=line.total)))
+        if line.left_this_month > line.total:
+            issues.append(Issue(("service", line.service_type_id, "left_this_month"), _(
+                "%(service)s: %(left)d left the service, more than the %(total)d served this month.",
+                service=line.label, left=line.left_this_month, total=line.total)))
+    if data.staff_female + data.staff_male != data.staff_total:
+        issues.append(Issue(("staff", "staff_female"), _(
+            "Women (%(women)d) and men (%(men)d) on the staff add up to %(sum)d, but the staff working on the grant "
+            "are %(total)d.", women=data.staff_female, men=data.staff_male, sum=data.staff_female + data.staff_male,
+            total=data.staff_total)))
+    if data.certified_caregivers > data.staff_total:
+        issues.append(Issue(("staff", "certified_caregivers"), _(
+            "Certified caregivers (%(n)d) cannot be more than the staff working on the grant (%(total)d).",
+            n=data.certified_caregivers, total=data.staff_total)))
+    if data.hard_to_employ > data.staff_total:
+        issues.append(Issue(("staff", "staff_total"), _(
+            "Staff from hard-to-employ groups (%(n)d) cannot be more than the staff working on the grant (%(total)d): "
+            "count each person once, under one primary group.", n=data.hard_to_employ, total=data.staff_total)))
+    for hire in data.hires:
+        if hire.new_this_month + hire.continuing != hire.total:
+            issues.append(Issue(("hire", hire.category_id, "new_this_month"), _(
+                "%(group)s: newly hired (%(new)d) and continuing (%(old)d) add up to %(sum)d, but the staff from this "
+                "group are %(total)d.", group=hire.label, new=hire.new_this_month, old=hire.continuing,
+                sum=hire.new_this_month + hire.continuing, total=hire.total)))
+        if hire.female > hire.total:
+            issues.append(Issue(("hire", hire.category_id, "female"), _(
+                "%(group)s: the women (%(n)d) cannot be more than the staff from this group (%(total)d).",
+                group=hire.label, n=hire.female, total=hire.total)))
+        if hire.requires_note and hire.total and not hire.note.strip():
+            issues.append(Issue(("hire", hire.category_id, "note"), _(
+                "%(group)s: say which group these staff belong to in the note.", group=hire.label)))
+    return issues
+
+
+def check_month(context: Context) -> list[Issue]:
+    if not context.first_month <= context.month <= context.last_month:
+        return [Issue(("month",), _("The month %(month)s is outside the grant, which runs from %(first)s to %(last)s.",
+                                    month=f"{context.month:%Y-%m}", first=f"{context.first_month:%Y-%m}",
+                                    last=f"{context.last_month:%Y-%m}"))]
+    if context.month > context.current_month:
+        return [Issue(("month",), _("The month %(month)s has not begun yet: a month is reported once it is under way.",
+                                    month=f"{context.month:%Y-%m}"))]
+    return []
+
+
+def _warnings(data: ReportData, context: Context) -> list[ReportWarning]:
+    found = []
+    served = data.beneficiaries
+    if context.capacity and served > context.capacity * CAPACITY_FACTOR:
+        found.append(ReportWarning("capacity", _(
+            "%(n)d beneficiaries is more than 150%% of the contracted capacity (%(capacity)d a month).",
+            n=served, capacity=context.capacity)))
+    if context.previous is not None:
+        for code, now, before, what in (("change_beneficiaries", served, context.previous[0], _("beneficiaries")),
+                                        ("change_staff", data.staff_total, context.previous[1], _("staff"))):
+            if before and abs(now - before) > before * CHANGE_LIMIT:
+                found.append(ReportWarning(code, _(
+                    "The number of %(what)s changed by more than 50%% from the month before (%(before)d → %(now)d).",
+                    what=what, before=before, now=now)))
+    if served and not data.staff_total:
+        found.append(ReportWarning("no_staff", _("%(n)d beneficiaries were served, but no staff are reported.", n=served)))
+    return found
+
+
+def check(data: ReportData, context: Context) -> Result:
+    """Everything a submission must pass (errors) and what it must explain (warnings)."""
+    errors = _number_errors(data) + check_month(context)
+    if errors:
+        return Result(errors=errors)
+    result = Result(errors=_sum_errors(data), warnings=_warnings(data, context))
+    if result.ok and result.warnings and not data.explanation.strip():
+        result.errors.append(Issue(("explanation",), _(
+            "Explain the warnings below before you submit: the reviewer reads your explanation with the report.")))
+    return result
