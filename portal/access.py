@@ -262,6 +262,22 @@ def can_manage_report_settings(user: Any) -> bool:
     return is_admin(user)
 
 
+# Indicators and the API -----------------------------------------------------------------------
+
+def can_view_indicators(user: Any) -> bool:
+    """Results indicators and their downloads (aggregates only): the ministry and the World Bank monitors."""
+    return _active(user) and (user.is_ministry or user.role == Role.MONITOR)
+
+
+def can_manage_indicators(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_use_api(user: Any) -> bool:
+    """The read-only JSON API and personal tokens for it: the same people who see the indicators."""
+    return can_view_indicators(user)
+
+
 # Reference data and audit ---------------------------------------------------------------
 
 def can_manage_reference(user: Any) -> bool:

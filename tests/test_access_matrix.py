@@ -296,6 +296,32 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("reports.bulk_upload", "POST"): Row("POST", lambda w, r, s, sc: "/reports/bulk", {"any": only({"provider"}, 422)}),
     ("reports.settings", "GET"): Row("GET", lambda w, r, s, sc: "/admin/reports/settings", {"any": only({"admin"}, 200)}),
     ("reports.settings", "POST"): Row("POST", lambda w, r, s, sc: "/admin/reports/settings", {"any": only({"admin"}, 422)}),
+    # Results indicators, downloads and the API: the ministry and the monitors; the API answers 401 in JSON.
+    ("indicators.index", "GET"): Row("GET", lambda w, r, s, sc: "/indicators", {"any": only(MINISTRY | {"monitor"}, 200)}),
+    ("indicators.download", "GET"): Row("GET", lambda w, r, s, sc: "/indicators/observations.csv?period_type=year",
+                                        {"any": only(MINISTRY | {"monitor"}, 200)}),
+    ("indicators.catalogue", "GET"): Row("GET", lambda w, r, s, sc: "/admin/indicators", {"any": only({"admin"}, 200)}),
+    ("indicators.edit", "GET"): Row("GET", lambda w, r, s, sc: f"/admin/indicators/{w.indicator}", {"any": only({"admin"}, 200)}),
+    ("indicators.edit", "POST"): Row("POST", lambda w, r, s, sc: f"/admin/indicators/{w.indicator}",
+                                     {"any": only({"admin"}, 422)}),
+    ("indicators.api_tokens", "GET"): Row("GET", lambda w, r, s, sc: "/account/api-tokens",
+                                          {"any": only(MINISTRY | {"monitor"}, 200)}),
+    ("indicators.api_tokens", "POST"): Row("POST", lambda w, r, s, sc: "/account/api-tokens",
+                                           {"any": only(MINISTRY | {"monitor"}, 422)}),
+    # The monitor's own token: only its owner revokes it.
+    ("indicators.revoke_token", "POST"): Row("POST", lambda w, r, s, sc: f"/account/api-tokens/{w.token}/revoke",
+                                             {"any": only({"monitor"}, 302)}),
+    ("api.index", "GET"): Row("GET", lambda w, r, s, sc: "/api/v1/", {"any": only(MINISTRY | {"monitor"}, 200, anonymous=401)}),
+    ("api.indicators", "GET"): Row("GET", lambda w, r, s, sc: "/api/v1/indicators",
+                                   {"any": only(MINISTRY | {"monitor"}, 200, anonymous=401)}),
+    ("api.observations", "GET"): Row("GET", lambda w, r, s, sc: "/api/v1/observations?period_type=year",
+                                     {"any": only(MINISTRY | {"monitor"}, 200, anonymous=401)}),
+    ("api.grants", "GET"): Row("GET", lambda w, r, s, sc: "/api/v1/grants", {"any": only(MINISTRY | {"monitor"}, 200,
+                                                                                          anonymous=401)}),
+    ("api.finance", "GET"): Row("GET", lambda w, r, s, sc: "/api/v1/finance", {"any": only(MINISTRY | {"monitor"}, 200,
+                                                                                            anonymous=401)}),
+    ("api.openapi", "GET"): Row("GET", lambda w, r, s, sc: "/api/v1/openapi.json", {"any": expect(200, anonymous=200)}),
+    ("api.iati", "GET"): Row("GET", lambda w, r, s, sc: "/api/v1/iati-activity.xml", {"any": expect(200, anonymous=200)}),
     # Administration.
     ("admin.users", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users", {"any": only({"admin"}, 200)}),
     ("admin.invite_user", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users/invite", {"any": only({"admin"}, 200)}),
@@ -464,6 +490,11 @@ def _agreement_world(world, session, eoi_call) -> None:
                    "foreign": factories.report(session, world.users["provider_b"], world.agreement["foreign"],
                                                grants.add_months(start, 1), submit=False)}
     world.next_month = grants.add_months(start, 2).strftime("%Y-%m")
+    from portal.api import tokens
+    from portal.models import Indicator
+
+    world.token = tokens.create(session, world.users["monitor"], "matrix")[0].id
+    world.indicator = session.scalar(sa.select(Indicator.id).where(Indicator.code == "BEN"))
 
 
 @pytest.mark.parametrize("key", sorted(MATRIX), ids=lambda k: f"{k[1]} {k[0]}")

@@ -41,6 +41,7 @@ def test_each_month_is_classified_and_counted(app, session, world):
         m = [grants.add_months(agreement.current.start_date, n) for n in range(5)]  # m[4] is the current month
         on_time = factories.report(session, provider, agreement, m[0], accept_by=reviewer)
         on_time.first_submitted_at = reports.deadline(reports.get_programme(session), m[0]) - timedelta(hours=1)
+        on_time.submitted_on_time = True  # as the service decides at a first submission before the due date
         factories.report(session, provider, agreement, m[1])  # submitted now, long after its due date
         returned = factories.report(session, provider, agreement, m[3])
         reports.return_report(session, reviewer, returned, "Поправете.")

@@ -265,6 +265,22 @@ def test_due_dates_and_timeliness(session, grant, monkeypatch, ctx):
     assert reports.due_on(programme, month) == date(2026, 11, 5)
 
 
+def test_on_time_is_decided_at_the_first_submission(session, grant, monkeypatch, ctx):
+    provider, reviewer = grant.users["provider"], grant.users["reviewer"]
+    programme = reports.get_programme(session)
+    due = reports.deadline(programme, grant.month)
+    monkeypatch.setattr(clock, "now", lambda: due - timedelta(minutes=5))
+    report = factories.report(session, provider, grant.grant, grant.month)
+    assert report.submitted_on_time is True
+    reports.return_report(session, reviewer, report, "Поправете ги часовите.")
+    monkeypatch.setattr(clock, "now", lambda: due + timedelta(days=9))
+    reports.revise(session, provider, report)
+    reports.submit(session, provider, report)  # resubmitted after the due date: still on time
+    reports.accept(session, reviewer, report)
+    programme.report_due_day = 1  # a later, stricter setting does not rewrite history
+    assert reports.timeliness_of(programme, report, grant.month, clock.now()) == Timeliness.ON_TIME
+
+
 def test_month_rows_flag_late_and_missing_reports(session, grant, monkeypatch, ctx):
     provider = grant.users["provider"]
     first = grant.month

@@ -23,6 +23,7 @@ from portal.models.calls import Call, CallAmendment, CallKind, CallStatus, Excha
 from portal.models.documents import Document
 from portal.models.eois import EoiMessage, EoiService, EoiStatus, EoiSubmission, ExpressionOfInterest, MessageKind
 from portal.models.grants import AgreementVersion, EntryKind, GrantAgreement, LedgerEntry, Tranche, TrancheStatus
+from portal.models.indicators import ApiToken, CalendarPeriod, Indicator, IndicatorLevel
 from portal.models.mail import OutboxEmail
 from portal.models.orgs import LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Region
 from portal.models.reference import HardToEmployCategory, ServiceCategory, ServiceType
@@ -39,6 +40,10 @@ from portal.models.reports import (
 from portal.models.users import ROLES_BY_KIND, LoginAttempt, Role, TokenPurpose, User, UserToken
 
 __all__ = [
+    "ApiToken",
+    "CalendarPeriod",
+    "Indicator",
+    "IndicatorLevel",
     "MonthlyReport",
     "NoticeKind",
     "ReportHireLine",

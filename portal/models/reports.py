@@ -52,6 +52,8 @@ class MonthlyReport(Base):
     accepted_version: Mapped[int | None] = mapped_column()
     first_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Decided once, at the first submission, under the due date in force then.
+    submitted_on_time: Mapped[bool | None] = mapped_column()
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -62,8 +62,10 @@ def load_reference_data(session: Session) -> dict[str, int]:
             added["hard_to_employ"] += 1
     session.flush()
     from portal.calls.services import ensure_programme
+    from portal.indicators.catalogue import load_defaults
 
     ensure_programme(session)
+    added.update(load_defaults(session))
     return added
 
 

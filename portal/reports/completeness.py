@@ -143,10 +143,11 @@ def build(session: Session, actor: User, filters: Filters, now: datetime | None 
     grants_query = _grants(session, actor, filters)
     grants = session.execute(grants_query.order_by(Municipality.name_mk, GrantAgreement.number)).all()
     ids = grants_query.with_only_columns(GrantAgreement.id).scalar_subquery()
-    reports = {(agreement_id, month): (report_id, status, submitted, accepted) for report_id, agreement_id, month, status,
-               submitted, accepted in session.execute(
+    reports = {(agreement_id, month): (report_id, status, submitted, accepted, on_time) for report_id, agreement_id, month,
+               status, submitted, accepted, on_time in session.execute(
                    sa.select(MonthlyReport.id, MonthlyReport.agreement_id, MonthlyReport.month, MonthlyReport.status,
-                             MonthlyReport.first_submitted_at, MonthlyReport.accepted_version)
+                             MonthlyReport.first_submitted_at, MonthlyReport.accepted_version,
+                             MonthlyReport.submitted_on_time)
                    .where(MonthlyReport.agreement_id.in_(ids), MonthlyReport.month >= months[0],
                           MonthlyReport.month < next_month(months[-1])))}
     from flask_babel import get_locale
@@ -168,8 +169,8 @@ def build(session: Session, actor: User, filters: Filters, now: datetime | None 
             if not first <= month <= last:
                 cells.append(Cell(None))
                 continue
-            report_id, status, submitted, accepted = reports.get((agreement_id, month), (None, None, None, None))
-            state = timeliness(programme, month, status, submitted, accepted is not None, now)
+            report_id, status, submitted, accepted, on_time = reports.get((agreement_id, month), (None,) * 5)
+            state = timeliness(programme, month, status, submitted, accepted is not None, now, on_time)
             cells.append(Cell(state, report_id))
             totals[index].counts[state] += 1
             municipality.cells[index][state] += 1

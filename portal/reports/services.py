@@ -118,22 +118,25 @@ class Timeliness(enum.StrEnum):
 
 
 def timeliness(programme: Programme, month: date, status: ReportStatus | None, first_submitted_at: datetime | None,
-               accepted: bool, now: datetime) -> Timeliness:
-    """One rule for every list and the completeness page. A report counts as on time or late by its first
-    submission; a returned report that has no accepted version counts as returned until resubmitted and
-    accepted; a month never submitted is missing once its due date has passed."""
+               accepted: bool, now: datetime, on_time: bool | None = None) -> Timeliness:
+    """One rule for every list, the completeness page and the indicators. A report counts as on time or late by
+    its first submission, as decided then (`on_time`, under the due date in force at the time); a returned
+    report that has no accepted version counts as returned until resubmitted and accepted; a month never
+    submitted is missing once its due date has passed."""
     if status == ReportStatus.RETURNED and not accepted:
         return Timeliness.RETURNED
     if first_submitted_at is None:
         return Timeliness.MISSING if now >= deadline(programme, month) else Timeliness.OPEN
-    return Timeliness.ON_TIME if first_submitted_at < deadline(programme, month) else Timeliness.LATE
+    if on_time is None:
+        on_time = first_submitted_at < deadline(programme, month)
+    return Timeliness.ON_TIME if on_time else Timeliness.LATE
 
 
 def timeliness_of(programme: Programme, report: MonthlyReport | None, month: date, now: datetime) -> Timeliness:
     if report is None:
         return timeliness(programme, month, None, None, False, now)
     return timeliness(programme, month, report.status, report.first_submitted_at, report.accepted_version is not None,
-                      now)
+                      now, report.submitted_on_time)
 
 
 def timeliness_label(value: Timeliness | str) -> str:
@@ -361,7 +364,9 @@ def submit(session: Session, actor: User, report: MonthlyReport) -> ReportVersio
     version.warnings = [w.as_dict() for w in result.warnings]
     version.submitted_by_id, version.submitted_at = actor.id, now
     report.status = ReportStatus.SUBMITTED
-    report.first_submitted_at = report.first_submitted_at or now
+    if report.first_submitted_at is None:
+        report.first_submitted_at = now
+        report.submitted_on_time = now < deadline(get_programme(session), report.month)
     report.last_submitted_at = now
     try:
         session.flush()
@@ -488,17 +493,24 @@ def report_reference(report: MonthlyReport) -> str:
     return f"{report.agreement.number}/{report.month:%Y-%m}"
 
 
+def accepted_through_many(session: Session, agreement_ids: list[int]) -> dict[int, int]:
+    """For each grant, the last month number N such that months 1…N all have an accepted report — in one
+    statement: among the accepted months in order, the prefix without a gap is where the row number equals
+    the month number."""
+    if not agreement_ids:
+        return {}
+    ranked = (sa.select(MonthlyReport.agreement_id, MonthlyReport.month_number,
+                        sa.func.row_number().over(partition_by=MonthlyReport.agreement_id,
+                                                  order_by=MonthlyReport.month_number).label("rank"))
+              .where(MonthlyReport.accepted_version.is_not(None), MonthlyReport.agreement_id.in_(agreement_ids))
+              .subquery())
+    return dict(session.execute(sa.select(ranked.c.agreement_id, sa.func.max(ranked.c.month_number))
+                                .where(ranked.c.rank == ranked.c.month_number).group_by(ranked.c.agreement_id)).all())
+
+
 def accepted_through(session: Session, agreement_id: int) -> int:
     """The last month number N such that months 1…N all have an accepted report (0 when month 1 has none)."""
-    numbers = session.scalars(sa.select(MonthlyReport.month_number).where(
-        MonthlyReport.agreement_id == agreement_id, MonthlyReport.accepted_version.is_not(None))
-        .order_by(MonthlyReport.month_number))
-    through = 0
-    for number in numbers:
-        if number != through + 1:
-            break
-        through = number
-    return through
+    return accepted_through_many(session, [agreement_id]).get(agreement_id, 0)
 
 
 # History ---------------------------------------------------------------------------------------------

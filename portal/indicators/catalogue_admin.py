@@ -1,0 +1,118 @@
+"""Administrators correct the indicator catalogue: names and definitions in three languages, level, baseline,
+yearly targets, end target, source. The code, the unit and the computation stay as shipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from portal import access, audit
+from portal.errors import Conflict, NotAllowed, ValidationFailed
+from portal.models import Indicator, IndicatorLevel, User
+
+FIELDS = ("name_mk", "name_sq", "name_en", "definition_mk", "definition_sq", "definition_en", "level", "baseline",
+          "baseline_date", "targets", "end_target", "end_target_date", "source", "active")
+
+
+@dataclass
+class Values:
+    texts: dict[str, str]
+    level: str
+    baseline: str
+    baseline_date: str
+    targets: str
+    end_target: str
+    end_target_date: str
+    active: bool
+
+
+def values_from(form: Any) -> Values:
+    texts = {name: (getattr(form, name).data or "").strip() for name in (
+        "name_mk", "name_sq", "name_en", "definition_mk", "definition_sq", "definition_en", "source")}
+    return Values(texts, form.level.data or "", form.baseline.data or "", form.baseline_date.data or "",
+                  form.targets.data or "", form.end_target.data or "", form.end_target_date.data or "", bool(form.active.data))
+
+
+def fill(form: Any, indicator: Indicator) -> None:
+    form.version_id.data = str(indicator.version_id)
+    form.level.data = indicator.level.value
+    form.baseline.data = str(indicator.baseline)
+    form.baseline_date.data = indicator.baseline_date.isoformat()
+    form.targets.data = "\n".join(f"{year}; {value}" for year, value in sorted((indicator.targets or {}).items()))
+    form.end_target.data = "" if indicator.end_target is None else str(indicator.end_target)
+    form.end_target_date.data = indicator.end_target_date.isoformat() if indicator.end_target_date else ""
+    form.active.data = indicator.active
+
+
+def _decimal(text: str, field: str, errors: dict) -> Decimal | None:
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except (InvalidOperation, ValueError):
+        errors[field] = [_("Enter a number, for example 1600 or 55.5.")]
+        return None
+    if not value.is_finite() or value < 0:
+        errors[field] = [_("Enter a number, for example 1600 or 55.5.")]
+        return None
+    return value.quantize(Decimal("0.01"))
+
+
+def _date(text: str, field: str, errors: dict) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        errors[field] = [_("Enter a date like 2028-12-31.")]
+        return None
+
+
+def parse_targets(text: str, errors: dict) -> dict[str, str]:
+    targets: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.replace(":", ";").split(";")]
+        if len(parts) != 2 or not parts[0].isdigit() or not 2018 <= int(parts[0]) <= 2040:
+            errors["targets"] = [_("Line %(n)d: write the year and the target, for example 2026; 2000.", n=number)]
+            return {}
+        value = _decimal(parts[1], "targets", errors)
+        if value is None:
+            errors["targets"] = [_("Line %(n)d: write the year and the target, for example 2026; 2000.", n=number)]
+            return {}
+        targets[parts[0]] = str(value.normalize() if value == value.to_integral() else value)
+    return targets
+
+
+def update(session: Session, actor: User, indicator: Indicator, values: Values, version_id: int) -> Indicator:
+    if not access.can_manage_indicators(actor):
+        raise NotAllowed()
+    if version_id != indicator.version_id:
+        raise Conflict()
+    errors: dict[str, list[str]] = {}
+    for name in ("name_mk", "name_sq", "name_en"):
+        if not values.texts[name]:
+            errors[name] = [_("This field is required.")]
+    if values.level not in {level.value for level in IndicatorLevel}:
+        errors["level"] = [_("Choose the level.")]
+    baseline = _decimal(values.baseline, "baseline", errors)
+    baseline_date = _date(values.baseline_date, "baseline_date", errors)
+    targets = parse_targets(values.targets, errors)
+    end_target = _decimal(values.end_target, "end_target", errors) if values.end_target.strip() else None
+    end_date = _date(values.end_target_date, "end_target_date", errors) if values.end_target_date.strip() else None
+    if (end_target is None) != (end_date is None) and "end_target" not in errors and "end_target_date" not in errors:
+        errors["end_target_date"] = [_("Give the end target and its date together.")]
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    before = audit.snapshot(indicator, list(FIELDS))
+    for name, text in values.texts.items():
+        setattr(indicator, name, text)
+    indicator.level = IndicatorLevel(values.level)
+    indicator.baseline, indicator.baseline_date, indicator.targets = baseline, baseline_date, targets
+    indicator.end_target, indicator.end_target_date, indicator.active = end_target, end_date, values.active
+    after = audit.snapshot(indicator, list(FIELDS))
+    if before != after:
+        audit.record(session, actor, "indicator.updated", indicator, before=before, after=after)
+    return indicator

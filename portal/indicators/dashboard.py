@@ -1,0 +1,106 @@
+"""What the monitors look at: each indicator against its baseline and target, the series behind the charts,
+the table by region and municipality, and the ISR layout of the XLSX — all from `compute`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from portal import clock
+from portal.indicators.compute import Filters, Observation, compute
+from portal.models import Indicator
+
+HUNDRED = Decimal("100")
+
+
+def half_of(day: date) -> str:
+    return f"{day.year}-H{1 if day.month <= 6 else 2}"
+
+
+def previous_half(key: str) -> str:
+    year, half = int(key[:4]), int(key[-1])
+    return f"{year - 1}-H2" if half == 1 else f"{year}-H1"
+
+
+@dataclass
+class Status:
+    indicator: Indicator
+    current: Decimal | None
+    current_date: date | None
+    previous: Decimal | None
+    previous_date: date | None
+    target: Decimal | None
+    target_label: str
+
+    @property
+    def progress(self) -> int | None:
+        """How far from the baseline to the target the current value has come, in whole per cent."""
+        if self.current is None or self.target is None or self.target == self.indicator.baseline:
+            return None
+        share = (self.current - self.indicator.baseline) * HUNDRED / (self.target - self.indicator.baseline)
+        return max(0, int(share.to_integral_value()))
+
+
+@dataclass
+class PlaceRow:
+    label: str
+    values: dict[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass
+class Dashboard:
+    statuses: list[Status]
+    months: list[str]  # months with accepted reports
+    series: dict[str, list[Decimal]]  # BEN, HTE → value per month (0 where none)
+    money_months: list[str]
+    money: dict[str, list[Decimal]]  # COMMITTED, DISBURSED → cumulative value per month
+    by_region: list[PlaceRow]
+    by_municipality: list[PlaceRow]
+    current_half: str
+    table_codes: tuple[str, ...] = ("BEN", "HTE", "GRANTS", "COMMITTED", "DISBURSED")
+
+
+def statuses(indicators: list[Indicator], observations: list[Observation], today: date) -> list[Status]:
+    """The ISR view: baseline, the previous and the current half-year with their dates, the target."""
+    totals = {(o.indicator, o.period): o for o in observations if o.dimension == "total" and o.period_type == "half"}
+    current_key = half_of(today)
+    out = []
+    for indicator in indicators:
+        current = totals.get((indicator.code, current_key))
+        previous = totals.get((indicator.code, previous_half(current_key)))
+        target = indicator.target_for(today.year)
+        label = str(today.year)
+        if target is None:
+            target, label = indicator.end_target, (indicator.end_target_date.isoformat() if indicator.end_target_date else "")
+        out.append(Status(indicator, current.value if current else None, min(current.period_end, today) if current else None,
+                          previous.value if previous else None, previous.period_end if previous else None, target, label))
+    return out
+
+
+def build(session: Session, now: datetime | None = None) -> Dashboard:
+    now = now or clock.now()
+    today = clock.utc_to_skopje(now).date()
+    indicators = list(session.scalars(sa.select(Indicator).where(Indicator.active.is_(True)).order_by(Indicator.sort_order)))
+    observations = compute(session, Filters(period_types=("month", "half")), now)
+    monthly: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    places: dict[str, dict[str, PlaceRow]] = {"region": {}, "municipality": {}}
+    current = half_of(today)
+    for o in observations:
+        if o.period_type == "month" and o.dimension == "total":
+            monthly[o.indicator][o.period] = o.value
+        elif o.period_type == "half" and o.period == current and o.dimension in places:
+            row = places[o.dimension].setdefault(o.category, PlaceRow(o.label))
+            row.values[o.indicator] = o.value
+    months = sorted(set(monthly["BEN"]) | set(monthly["HTE"]))
+    series = {code: [monthly[code].get(m, Decimal(0)) for m in months] for code in ("BEN", "HTE")}
+    money_months = sorted(set(monthly["COMMITTED"]) | set(monthly["DISBURSED"]))
+    money = {code: [monthly[code].get(m, Decimal(0)) for m in money_months] for code in ("COMMITTED", "DISBURSED")}
+    return Dashboard(statuses=statuses(indicators, observations, today), months=months, series=series,
+                     money_months=money_months, money=money,
+                     by_region=sorted(places["region"].values(), key=lambda r: r.label),
+                     by_municipality=sorted(places["municipality"].values(), key=lambda r: r.label), current_half=current)

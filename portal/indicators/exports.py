@@ -1,0 +1,134 @@
+"""Monitor downloads: observations as CSV (UTF-8 with a BOM, streamed) and an XLSX built with pandas — the
+indicator sheet in the World Bank's ISR layout, one sheet per disaggregation, a finance summary and the
+definitions. No cell ever starts a formula; numbers stay numbers; no personal data is included."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from flask_babel import gettext as _
+
+from portal.exports import safe_cell
+from portal.indicators.compute import Observation
+from portal.indicators.dashboard import Status
+from portal.models import Indicator
+
+COLUMNS = ("indicator", "indicator_name", "unit", "period_type", "period", "period_start", "period_end", "dimension",
+           "category", "label", "value")
+
+
+def dimension_label(dimension: str) -> str:
+    return {"total": _("Total"), "service_type": _("Service type"), "municipality": _("Municipality"),
+            "region": _("Planning region"), "sex": _("Sex"), "age_band": _("Age band"), "disability": _("Disability"),
+            "hte_category": _("Hard-to-employ group"), "call": _("Call")}.get(dimension, dimension)
+
+
+def category_label(dimension: str, category: str, label: str) -> str:
+    if dimension == "sex":
+        return {"female": _("women and girls"), "male": _("men and boys")}.get(category, label)
+    if dimension == "disability":
+        return {"yes": _("with a disability"), "no": _("without a disability")}.get(category, label)
+    return label
+
+
+def _number(value: Decimal, unit: str) -> float | int:
+    return int(value) if unit == "number" else float(value)
+
+
+def csv_rows(observations: Iterable[Observation], names: dict[str, str]) -> Iterator[bytes]:
+    """The long format, a chunk of rows at a time (the response streams; memory stays flat)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(COLUMNS)
+    for n, o in enumerate(observations, start=1):
+        writer.writerow([safe_cell(v) for v in (
+            o.indicator, names.get(o.indicator, o.indicator), o.unit, o.period_type, o.period, o.period_start.isoformat(),
+            o.period_end.isoformat(), o.dimension, o.category, category_label(o.dimension, o.category, o.label))]
+                        + [o.value])
+        if n % 2000 == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def _frame(rows: list[list[Any]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns)
+
+
+def frames(observations: list[Observation], indicators: list[Indicator], statuses: list[Status],
+           finance: list[tuple[str, Decimal | None]]) -> dict[str, pd.DataFrame]:
+    """Every sheet as a DataFrame, in the order of the workbook."""
+    names = {i.code: i.name() for i in indicators}
+    isr = _frame([[s.indicator.code, s.indicator.name(), s.indicator.unit, s.indicator.level.value,
+                   _number(s.indicator.baseline, s.indicator.unit), s.indicator.baseline_date.isoformat(),
+                   None if s.previous is None else _number(s.previous, s.indicator.unit),
+                   s.previous_date.isoformat() if s.previous_date else "",
+                   None if s.current is None else _number(s.current, s.indicator.unit),
+                   s.current_date.isoformat() if s.current_date else "",
+                   None if s.indicator.end_target is None else _number(s.indicator.end_target, s.indicator.unit),
+                   s.indicator.end_target_date.isoformat() if s.indicator.end_target_date else ""] for s in statuses],
+                 [_("Code"), _("Indicator"), _("Unit"), _("Level"), _("Baseline"), _("Baseline date"),
+                  _("Previous value"), _("Previous value date"), _("Current value"), _("Current value date"),
+                  _("End target"), _("End target date")])
+    sheets: dict[str, pd.DataFrame] = {_("Indicators (ISR)"): isr}
+    long = _frame([[o.indicator, names.get(o.indicator, o.indicator), o.period_type, o.period, o.dimension, o.category,
+                    category_label(o.dimension, o.category, o.label), _number(o.value, o.unit), o.unit]
+                   for o in observations],
+                  ["indicator", "name", "period_type", "period", "dimension", "category", "label", "value", "unit"])
+    headers = [_("Code"), _("Indicator"), _("Period type"), _("Period"), _("Category code"), _("Category"), _("Value"),
+               _("Unit")]
+    if not long.empty:
+        for dimension, part in long.groupby("dimension", sort=False):
+            sheet = part.drop(columns=["dimension"])
+            sheet.columns = headers
+            sheets[dimension_label(str(dimension))[:31]] = sheet
+    sheets[_("Finance summary")] = _frame([[label, None if value is None else float(value)] for label, value in finance],
+                                          [_("Item"), _("EUR")])
+    sheets[_("Definitions")] = _frame(
+        [[i.code, i.name(), i.definition(), i.unit, i.level.value, ", ".join(dimension_label(d) for d in i.disaggregations),
+          i.source, ", ".join(f"{year}: {value}" for year, value in sorted((i.targets or {}).items()))] for i in indicators],
+        [_("Code"), _("Indicator"), _("Definition"), _("Unit"), _("Level"), _("Disaggregations"), _("Source"),
+         _("Yearly targets")])
+    return sheets
+
+
+def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """Write the frames with openpyxl in write-only mode (fast, little memory): strings are text cells, never
+    formulas, and anything that could start one is neutralised; numbers are numbers."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import TYPE_STRING
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for title, frame in sheets.items():
+        sheet = workbook.create_sheet(title=title[:31])
+        header = []
+        for name in frame.columns:
+            cell = WriteOnlyCell(sheet, value=safe_cell(str(name)))
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        for row in frame.itertuples(index=False, name=None):
+            cells = []
+            for value in row:
+                if isinstance(value, str):
+                    cell = WriteOnlyCell(sheet, value=safe_cell(value))
+                    cell.data_type = TYPE_STRING
+                    cells.append(cell)
+                elif value is None or (isinstance(value, float) and pd.isna(value)):
+                    cells.append(None)
+                else:
+                    cells.append(value)
+            sheet.append(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

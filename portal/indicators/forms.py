@@ -1,0 +1,35 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+REQUIRED = _l("This field is required.")
+
+
+class IndicatorForm(FlaskForm):
+    version_id = HiddenField()
+    name_mk = StringField(_l("Name (Macedonian)"), validators=[DataRequired(REQUIRED), Length(max=300)])
+    name_sq = StringField(_l("Name (Albanian)"), validators=[DataRequired(REQUIRED), Length(max=300)])
+    name_en = StringField(_l("Name (English)"), validators=[DataRequired(REQUIRED), Length(max=300)])
+    definition_mk = TextAreaField(_l("Definition (Macedonian)"), validators=[Optional(), Length(max=4000)])
+    definition_sq = TextAreaField(_l("Definition (Albanian)"), validators=[Optional(), Length(max=4000)])
+    definition_en = TextAreaField(_l("Definition (English)"), validators=[Optional(), Length(max=4000)])
+    level = SelectField(_l("Level"), choices=[("objective", _l("Development objective")),
+                                              ("intermediate", _l("Intermediate result"))])
+    baseline = StringField(_l("Baseline"), validators=[DataRequired(REQUIRED)])
+    baseline_date = StringField(_l("Baseline date"), validators=[DataRequired(REQUIRED)],
+                                description=_l("A date like 2018-09-13."))
+    targets = TextAreaField(_l("Yearly targets"), validators=[Optional(), Length(max=2000)],
+                            description=_l("One year per line: year; target, for example 2026; 2000."))
+    end_target = StringField(_l("End target"), validators=[Optional()])
+    end_target_date = StringField(_l("End target date"), validators=[Optional()])
+    source = TextAreaField(_l("Source"), validators=[Optional(), Length(max=1000)])
+    active = BooleanField(_l("Shown on the dashboard and in the downloads"))
+    submit = SubmitField(_l("Save"))
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Name of the token"), validators=[DataRequired(_l(
+        "Give the token a name, such as the script that will use it.")), Length(max=100)],
+        description=_l("What will use it, for example “ISR dashboard refresh”."))
+    submit = SubmitField(_l("Create a token"))

@@ -1,0 +1,143 @@
+"""Results indicators for the ministry and the World Bank monitors: the dashboard, the downloads, the
+catalogue (administrators) and personal API tokens. Thin routes over `portal.indicators`."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal import access, clock
+from portal.access import permission_required
+from portal.api import tokens
+from portal.calls.forms import ConfirmForm
+from portal.db import db
+from portal.errors import NotFound, ValidationFailed
+from portal.grants import ledger
+from portal.indicators import catalogue_admin, dashboard, exports
+from portal.indicators.compute import compute, parse_filters
+from portal.indicators.forms import IndicatorForm, TokenForm
+from portal.models import ApiToken, Indicator, Municipality, Region, ServiceType
+from portal.web import apply_errors
+
+bp = Blueprint("indicators", __name__)
+
+
+def _choices() -> dict:
+    return {"regions": list(db.scalars(sa.select(Region).order_by(Region.code))),
+            "municipalities": list(db.scalars(sa.select(Municipality).order_by(Municipality.name_mk))),
+            "types": list(db.scalars(sa.select(ServiceType).where(ServiceType.active.is_(True))
+                                     .order_by(ServiceType.sort_order))),
+            "indicators": list(db.scalars(sa.select(Indicator).where(Indicator.active.is_(True))
+                                          .order_by(Indicator.sort_order)))}
+
+
+@bp.get("/indicators")
+@permission_required(access.can_view_indicators)
+def index():
+    data = dashboard.build(db)
+    return render_template("indicators/dashboard.html", data=data, choices=_choices(), labels=exports.dimension_label)
+
+
+def finance_summary() -> list[tuple[str, object]]:
+    from portal.calls.services import get_programme
+
+    totals = ledger.totals(db, get_programme(db))
+    return [(_("Envelope"), totals.envelope), (_("Allocated to calls"), totals.allocated), (_("Committed"), totals.committed),
+            (_("Disbursed"), totals.disbursed), (_("Uncommitted"), totals.uncommitted)]
+
+
+@bp.get("/indicators/observations.<fmt>")
+@permission_required(access.can_view_indicators)
+def download(fmt: str):
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    try:
+        filters = parse_filters(request.args, default_types=("month", "quarter", "half", "year"))
+    except ValidationFailed as exc:
+        flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages), "error")
+        return redirect(url_for("indicators.index") + "#downloads")
+    observations = compute(db, filters)
+    indicators = _choices()["indicators"]
+    stamp = clock.utc_to_skopje(clock.now()).strftime("%Y-%m-%d")
+    headers = {"Content-Disposition": f'attachment; filename="ssip-indicators-{stamp}.{fmt}"', "Cache-Control": "no-store"}
+    if fmt == "csv":
+        names = {i.code: i.name() for i in indicators}
+        return Response(stream_with_context(exports.csv_rows(observations, names)), mimetype="text/csv", headers=headers)
+    statuses = dashboard.statuses(indicators, compute(db, parse_filters({}, default_types=("half",))),
+                                  clock.utc_to_skopje(clock.now()).date())
+    content = exports.xlsx_bytes(exports.frames(observations, indicators, statuses, finance_summary()))
+    return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers=headers)
+
+
+# The catalogue -------------------------------------------------------------------------------------
+
+@bp.get("/admin/indicators")
+@permission_required(access.can_manage_indicators)
+def catalogue():
+    indicators = list(db.scalars(sa.select(Indicator).order_by(Indicator.sort_order)))
+    return render_template("indicators/catalogue.html", indicators=indicators, labels=exports.dimension_label)
+
+
+@bp.route("/admin/indicators/<int:indicator_id>", methods=["GET", "POST"])
+@permission_required(access.can_manage_indicators)
+def edit(indicator_id: int):
+    indicator = db.get(Indicator, indicator_id)
+    if indicator is None:
+        raise NotFound()
+    form = IndicatorForm(obj=indicator if request.method == "GET" else None)
+    if request.method == "GET":
+        catalogue_admin.fill(form, indicator)
+    elif form.validate_on_submit():
+        try:
+            catalogue_admin.update(db, current_user, indicator, catalogue_admin.values_from(form), int(form.version_id.data or 0))
+        except ValidationFailed as exc:
+            db.rollback()
+            apply_errors(form, exc)
+        else:
+            db.commit()
+            flash(_("The indicator has been saved."), "success")
+            return redirect(url_for("indicators.catalogue"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("indicators/edit.html", form=form, indicator=indicator), status
+
+
+# API tokens ----------------------------------------------------------------------------------------
+
+@bp.route("/account/api-tokens", methods=["GET", "POST"])
+@permission_required(access.can_use_api)
+def api_tokens():
+    form = TokenForm()
+    created = None
+    if request.method == "POST":
+        try:
+            if not form.validate_on_submit():
+                raise ValidationFailed(field_errors={"name": list(form.name.errors) or [
+                    _("Give the token a name, such as the script that will use it.")]})
+            _row, created = tokens.create(db, current_user, form.name.data or "")
+        except ValidationFailed as exc:
+            db.rollback()
+            form.name.errors = []
+            apply_errors(form, exc)
+        else:
+            db.commit()
+            form = TokenForm(formdata=None)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("indicators/tokens.html", form=form, tokens=tokens.mine(db, current_user), created=created,
+                           confirm=ConfirmForm()), status
+
+
+@bp.post("/account/api-tokens/<int:token_id>/revoke")
+@permission_required(access.can_use_api)
+def revoke_token(token_id: int):
+    token = db.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound()
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    tokens.revoke(db, current_user, token)
+    db.commit()
+    flash(_("The token has been revoked: requests that send it are refused from now on."), "success")
+    return redirect(url_for("indicators.api_tokens"))

@@ -1,0 +1,102 @@
+"""The results framework: the indicator catalogue (data, editable by administrators), the calendar that maps
+months to the periods indicators are reported by, and the monitors' personal API tokens."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime, utcnow
+from portal.models._types import Multilingual, enum_column
+from portal.models.users import User
+
+VALUE = sa.Numeric(16, 2)
+
+
+class IndicatorLevel(enum.StrEnum):
+    OBJECTIVE = "objective"  # project development objective (PDO)
+    INTERMEDIATE = "intermediate"
+
+
+class Indicator(Multilingual, Base):
+    __tablename__ = "indicator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name_mk: Mapped[str] = mapped_column(sa.String(300))
+    name_sq: Mapped[str] = mapped_column(sa.String(300))
+    name_en: Mapped[str] = mapped_column(sa.String(300))
+    definition_mk: Mapped[str] = mapped_column(sa.Text, default="")
+    definition_sq: Mapped[str] = mapped_column(sa.Text, default="")
+    definition_en: Mapped[str] = mapped_column(sa.Text, default="")
+    unit: Mapped[str] = mapped_column(sa.String(20))  # number, percent, eur
+    level: Mapped[IndicatorLevel] = mapped_column(enum_column(IndicatorLevel, "indicator_level"))
+    baseline: Mapped[Decimal] = mapped_column(VALUE, default=Decimal("0"))
+    baseline_date: Mapped[date] = mapped_column(sa.Date)
+    targets: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)  # {"2026": "2000"}
+    end_target: Mapped[Decimal | None] = mapped_column(VALUE)
+    end_target_date: Mapped[date | None] = mapped_column(sa.Date)
+    disaggregations: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    source: Mapped[str] = mapped_column(sa.Text, default="")
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (sa.CheckConstraint("unit IN ('number', 'percent', 'eur')", name="unit"),)
+
+    def definition(self, locale: str | None = None) -> str:
+        from flask_babel import get_locale
+
+        code = locale or str(get_locale() or "mk")
+        return getattr(self, f"definition_{code}", None) or self.definition_mk
+
+    def target_for(self, year: int) -> Decimal | None:
+        value = (self.targets or {}).get(str(year))
+        return Decimal(str(value)) if value not in (None, "") else None
+
+
+class CalendarPeriod(Base):
+    """One row per month and kind of period it belongs to (the month itself, its quarter, half-year and
+    year): indicators group by it, the same way on every database."""
+
+    __tablename__ = "calendar_period"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_type: Mapped[str] = mapped_column(sa.String(8))  # month, quarter, half, year
+    period_key: Mapped[str] = mapped_column(sa.String(10))  # 2026-10, 2026-Q4, 2026-H2, 2026
+    month: Mapped[date] = mapped_column(sa.Date)
+    month_end: Mapped[date] = mapped_column(sa.Date)
+    period_start: Mapped[date] = mapped_column(sa.Date)
+    period_end: Mapped[date] = mapped_column(sa.Date)
+
+    __table_args__ = (
+        sa.UniqueConstraint("period_type", "month", name="uq_calendar_period_type_month"),
+        sa.Index("ix_calendar_period_month", "month", "period_type"),
+        sa.Index("ix_calendar_period_key", "period_type", "period_key"),
+        sa.CheckConstraint("period_type IN ('month', 'quarter', 'half', 'year')", name="period_type"),
+    )
+
+
+class ApiToken(Base):
+    """A personal token for the JSON API, sent as `Authorization: Bearer …`. Only its SHA-256 is stored; the
+    token itself is shown once, when it is created."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    prefix: Mapped[str] = mapped_column(sa.String(12))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
