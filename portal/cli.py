@@ -86,6 +86,38 @@ def register_commands(app: Flask) -> None:
         db.commit()
         click.echo(f"demo data: {created} new records" if created else "demo data: already present, nothing changed")
 
+    @app.cli.command("refresh-indicators")
+    @click.option("--force", is_flag=True, help="Recompute even when nothing has changed.")
+    def refresh_indicators(force: bool) -> None:
+        """Recompute the indicator snapshot when the data it depends on has changed (run from cron)."""
+        from portal.db import db
+        from portal.indicators.snapshot import refresh
+
+        run = refresh(db, force=force)
+        click.echo(f"indicators: {run.rows} observations, computed in {run.duration_ms} ms at {run.finished_at:%Y-%m-%d %H:%M} UTC")
+
+    @app.cli.command("seed-stress")
+    @click.option("--grants", default=2000, show_default=True, help="Grant agreements to create.")
+    @click.option("--months", default=60, show_default=True, help="Months each grant runs and reports.")
+    @click.option("--providers", default=500, show_default=True, help="Provider organisations holding them.")
+    def seed_stress(grants: int, months: int, providers: int) -> None:
+        """A national-scale dataset for the benchmark: every local government, grants with years of monthly reports,
+        and the ledger (never in production; the database must have no grant agreement yet)."""
+        import time
+
+        from portal.db import db
+        from portal.stress import seed_stress as run
+
+        if current_app.config["PORTAL_ENV"] == "production":
+            raise click.ClickException("The stress dataset is never loaded in production (PORTAL_ENV=production).")
+        started = time.perf_counter()
+        try:
+            counts = run(db, grants=grants, months=months, providers=providers, echo=click.echo)
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo("stress data: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+                   + f" in {time.perf_counter() - started:.1f} s")
+
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True)
     @click.option("--name", "full_name", prompt="Full name")

@@ -1,8 +1,8 @@
-"""indicators
+"""indicators, calendar, api tokens and the indicator snapshot
 
-Revision ID: 8b9e69372673
+Revision ID: 2e3e046b0a8a
 Revises: 0946cb132f0b
-Create Date: 2026-12-01 18:03:15.156539+00:00
+Create Date: 2026-12-01 18:17:06.163221+00:00
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import portal.db
 
 
-revision = '8b9e69372673'
+revision = '2e3e046b0a8a'
 down_revision = '0946cb132f0b'
 branch_labels = None
 depends_on = None
@@ -60,6 +60,33 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator')),
     sa.UniqueConstraint('code', name=op.f('uq_indicator_code'))
     )
+    op.create_table('indicator_refresh',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fingerprint', sa.String(length=300), nullable=False),
+    sa.Column('started_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('duration_ms', sa.Integer(), nullable=False),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator_refresh'))
+    )
+    op.create_table('indicator_value',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('refresh_id', sa.Integer(), nullable=False),
+    sa.Column('indicator', sa.String(length=40), nullable=False),
+    sa.Column('period_type', sa.String(length=8), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
+    sa.Column('period_start', sa.Date(), nullable=False),
+    sa.Column('period_end', sa.Date(), nullable=False),
+    sa.Column('dimension', sa.String(length=20), nullable=False),
+    sa.Column('category', sa.String(length=60), nullable=False),
+    sa.Column('value', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('unit', sa.String(length=20), nullable=False),
+    sa.ForeignKeyConstraint(['refresh_id'], ['indicator_refresh.id'], name=op.f('fk_indicator_value_refresh_id_indicator_refresh'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator_value'))
+    )
+    with op.batch_alter_table('indicator_value', schema=None) as batch_op:
+        batch_op.create_index('ix_indicator_value_lookup', ['refresh_id', 'period_type', 'indicator', 'dimension'], unique=False)
+
     op.create_table('api_token',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -91,6 +118,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
 
     op.drop_table('api_token')
+    with op.batch_alter_table('indicator_value', schema=None) as batch_op:
+        batch_op.drop_index('ix_indicator_value_lookup')
+
+    op.drop_table('indicator_value')
+    op.drop_table('indicator_refresh')
     op.drop_table('indicator')
     with op.batch_alter_table('calendar_period', schema=None) as batch_op:
         batch_op.drop_index('ix_calendar_period_month')

@@ -23,8 +23,8 @@ from portal.calls.services import get_programme
 from portal.db import db
 from portal.errors import ValidationFailed
 from portal.grants import ledger
-from portal.indicators import dashboard
-from portal.indicators.compute import compute, parse_filters
+from portal.indicators import dashboard, snapshot
+from portal.indicators.compute import parse_filters
 from portal.models import (
     AgreementVersion,
     Call,
@@ -165,7 +165,8 @@ def indicators():
         query = query.where(Indicator.level == level)
     rows = list(db.scalars(query))
     today = clock.utc_to_skopje(clock.now()).date()
-    statuses = {s.indicator.code: s for s in dashboard.statuses(rows, compute(db, filters), today)}
+    halves, _snap = snapshot.read(db, filters, dimensions=("total",))
+    statuses = {s.indicator.code: s for s in dashboard.statuses(rows, halves, today)}
     items = [_indicator(i, statuses[i.code]) for i in rows]
     return _json(_page(items, "api.indicators"))
 
@@ -201,7 +202,8 @@ def observations():
     if dimension and dimension not in DIMENSIONS:
         raise ValidationFailed(_("Some parameters are not valid."), field_errors={"dimension": [
             _("dimension is one of: %(names)s.", names=", ".join(DIMENSIONS))]})
-    items = [o.as_dict() for o in compute(db, filters) if not dimension or o.dimension == dimension]
+    observations, _snap = snapshot.read(db, filters, dimensions=(dimension,) if dimension else None)
+    items = [o.as_dict() for o in observations]
     return _json(_page(items, "api.observations"))
 
 

@@ -82,7 +82,7 @@ def parse_targets(text: str, errors: dict) -> dict[str, str]:
         if value is None:
             errors["targets"] = [_("Line %(n)d: write the year and the target, for example 2026; 2000.", n=number)]
             return {}
-        targets[parts[0]] = str(value.normalize() if value == value.to_integral() else value)
+        targets[parts[0]] = format(value.normalize(), "f") if value == value.to_integral() else str(value)
     return targets
 
 

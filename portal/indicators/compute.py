@@ -85,6 +85,16 @@ class Observation:
                 "value": float(self.value), "unit": self.unit}
 
 
+def shaped(value: Any, unit: str) -> Decimal:
+    """Cents for money, one decimal for a percentage, whole numbers otherwise."""
+    number = Decimal(value)
+    if unit == "eur":
+        return number.quantize(Decimal("0.01"))
+    if unit == "percent":
+        return number.quantize(ONE_DECIMAL, ROUND_HALF_UP)
+    return number.quantize(Decimal("1"))
+
+
 @dataclass
 class Context:
     filters: Filters
@@ -94,7 +104,7 @@ class Context:
     units: dict[str, str] = field(default_factory=dict)
 
     def add(self, code: str, period_type: str, key: str, dimension: str, category: Any, value: Any) -> None:
-        if (period_type, key) not in self.periods or value is None:
+        if (period_type, key) not in self.periods or value is None or not self.filters.wants(code):
             return
         start, end = self.periods[(period_type, key)]
         if dimension == "total":
@@ -104,10 +114,7 @@ class Context:
         else:
             cat, label = str(category), str(category)
         unit = self.units.get(code, "number")
-        number = Decimal(value)
-        number = number.quantize(Decimal("0.01")) if unit == "eur" else (
-            number.quantize(ONE_DECIMAL, ROUND_HALF_UP) if unit == "percent" else number.quantize(Decimal("1")))
-        self.out.append(Observation(code, period_type, key, start, end, dimension, cat, label, number, unit))
+        self.out.append(Observation(code, period_type, key, start, end, dimension, cat, label, shaped(value, unit), unit))
 
 
 def parse_filters(args: Any, *, default_types: tuple[str, ...] = ("quarter",)) -> Filters:
@@ -213,11 +220,13 @@ def _latest(accepted: sa.Subquery, filters: Filters) -> sa.Subquery:
             .group_by(accepted.c.agreement_id, cp.period_type, cp.period_key).subquery("latest"))
 
 
-def _stock(accepted: sa.Subquery, latest: sa.Subquery, line, columns: list, dimension=None, where=()) -> sa.Select:
+def _stock(accepted: sa.Subquery, latest: sa.Subquery, line, columns: list, dimension=None, where=(),
+           outer: bool = False) -> sa.Select:
+    """`outer`: a report without any line still counts (as 0), as for a grant without hard-to-employ staff."""
     group = [latest.c.period_type, latest.c.period_key] + ([dimension] if dimension is not None else [])
-    return (sa.select(*group, *[sa.func.sum(c) for c in columns]).select_from(latest)
+    return (sa.select(*group, *[sa.func.coalesce(sa.func.sum(c), 0) for c in columns]).select_from(latest)
             .join(accepted, sa.and_(accepted.c.agreement_id == latest.c.agreement_id, accepted.c.month == latest.c.month))
-            .join(line, line.version_id == accepted.c.version_id).where(*where).group_by(*group))
+            .join(line, line.version_id == accepted.c.version_id, isouter=outer).where(*where).group_by(*group))
 
 
 def _flow(accepted: sa.Subquery, filters: Filters, line, select_columns: list, dimension=None, where=()) -> sa.Select:
@@ -305,7 +314,8 @@ def _staff(session: Session, ctx: Context, accepted: sa.Subquery, latest: sa.Sub
                                     application_service_type.c.service_type_id == filters.service_type_id)]
     for dimension, column in (("total", None), ("hte_category", line.category_id),
                               ("municipality", accepted.c.municipality_id), ("region", accepted.c.region_id)):
-        for ptype, key, *row in session.execute(_stock(accepted, latest, line, [line.total, line.female], column, offers)):
+        for ptype, key, *row in session.execute(_stock(accepted, latest, line, [line.total, line.female], column, offers,
+                                                       outer=column is None)):
             category, total, female = (row[0], row[1], row[2]) if column is not None else (None, row[0], row[1])
             ctx.add("HTE", ptype, key, dimension, category, total)
             if dimension == "total":
@@ -402,6 +412,24 @@ def _labels(session: Session) -> dict[str, dict[Any, tuple[str, str]]]:
         "hte_category": {c.id: (c.code, c.name()) for c in session.scalars(sa.select(HardToEmployCategory))},
         "call": {c.id: (c.reference, c.reference) for c in session.scalars(sa.select(Call))},
     }
+
+
+def labels_by_code(session: Session, dimensions: tuple[str, ...] | None = None) -> dict[str, dict[str, str]]:
+    """Category code → label in the user's language, for the dimensions asked for (all by default)."""
+    wanted = set(dimensions) if dimensions is not None else None
+    out: dict[str, dict[str, str]] = {}
+    sources = {"service_type": ServiceType, "municipality": Municipality, "region": Region,
+               "hte_category": HardToEmployCategory, "call": Call}
+    for dimension, model in sources.items():
+        if wanted is not None and dimension not in wanted:
+            continue
+        if model is Call:
+            out[dimension] = {c: c for c in session.scalars(sa.select(Call.reference))}
+        elif model is Region:
+            out[dimension] = {str(r.code): r.name() for r in session.scalars(sa.select(Region))}
+        else:
+            out[dimension] = {row.code: row.name() for row in session.scalars(sa.select(model))}
+    return out
 
 
 def compute(session: Session, filters: Filters, now: datetime | None = None) -> list[Observation]:

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal import clock
-from portal.indicators.compute import Filters, Observation, compute
-from portal.models import Indicator
+from portal.indicators import snapshot
+from portal.indicators.compute import Filters, Observation
+from portal.models import Indicator, IndicatorRefresh
 
 HUNDRED = Decimal("100")
 
@@ -62,6 +63,8 @@ class Dashboard:
     by_region: list[PlaceRow]
     by_municipality: list[PlaceRow]
     current_half: str
+    refreshed: IndicatorRefresh | None = None
+    stale: bool = False
     table_codes: tuple[str, ...] = ("BEN", "HTE", "GRANTS", "COMMITTED", "DISBURSED")
 
 
@@ -86,10 +89,13 @@ def build(session: Session, now: datetime | None = None) -> Dashboard:
     now = now or clock.now()
     today = clock.utc_to_skopje(now).date()
     indicators = list(session.scalars(sa.select(Indicator).where(Indicator.active.is_(True)).order_by(Indicator.sort_order)))
-    observations = compute(session, Filters(period_types=("month", "half")), now)
+    current = half_of(today)
+    totals, snap = snapshot.read(session, Filters(period_types=("month", "half")), now, dimensions=("total",))
+    by_place, _snap = snapshot.read(session, Filters(period_types=("half",)), now, dimensions=("region", "municipality"),
+                                    periods=(current,))
+    observations = totals + by_place
     monthly: dict[str, dict[str, Decimal]] = defaultdict(dict)
     places: dict[str, dict[str, PlaceRow]] = {"region": {}, "municipality": {}}
-    current = half_of(today)
     for o in observations:
         if o.period_type == "month" and o.dimension == "total":
             monthly[o.indicator][o.period] = o.value
@@ -103,4 +109,5 @@ def build(session: Session, now: datetime | None = None) -> Dashboard:
     return Dashboard(statuses=statuses(indicators, observations, today), months=months, series=series,
                      money_months=money_months, money=money,
                      by_region=sorted(places["region"].values(), key=lambda r: r.label),
-                     by_municipality=sorted(places["municipality"].values(), key=lambda r: r.label), current_half=current)
+                     by_municipality=sorted(places["municipality"].values(), key=lambda r: r.label), current_half=current,
+                     refreshed=snap.refresh if snap else None, stale=bool(snap and snap.stale))

@@ -15,8 +15,8 @@ from portal.calls.forms import ConfirmForm
 from portal.db import db
 from portal.errors import NotFound, ValidationFailed
 from portal.grants import ledger
-from portal.indicators import catalogue_admin, dashboard, exports
-from portal.indicators.compute import compute, parse_filters
+from portal.indicators import catalogue_admin, dashboard, exports, snapshot
+from portal.indicators.compute import Filters, labels_by_code, parse_filters
 from portal.indicators.forms import IndicatorForm, TokenForm
 from portal.models import ApiToken, Indicator, Municipality, Region, ServiceType
 from portal.web import apply_errors
@@ -58,15 +58,21 @@ def download(fmt: str):
     except ValidationFailed as exc:
         flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages), "error")
         return redirect(url_for("indicators.index") + "#downloads")
-    observations = compute(db, filters)
     indicators = _choices()["indicators"]
     stamp = clock.utc_to_skopje(clock.now()).strftime("%Y-%m-%d")
     headers = {"Content-Disposition": f'attachment; filename="ssip-indicators-{stamp}.{fmt}"', "Cache-Control": "no-store"}
     if fmt == "csv":
         names = {i.code: i.name() for i in indicators}
-        return Response(stream_with_context(exports.csv_rows(observations, names)), mimetype="text/csv", headers=headers)
-    statuses = dashboard.statuses(indicators, compute(db, parse_filters({}, default_types=("half",))),
-                                  clock.utc_to_skopje(clock.now()).date())
+        labels = labels_by_code(db)
+        if db.get_bind().dialect.name == "postgresql" and not snapshot.live_only(filters):
+            chunks = exports.csv_copy(db, snapshot.ensure(db).refresh.id, filters, names, labels)
+        else:
+            chunks = exports.csv_rows(snapshot.rows(db, filters), names, labels)
+        return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
+    observations, _snap = snapshot.read(db, filters)
+    halves = [o for o in observations if o.period_type == "half"] if "half" in filters.period_types and not \
+        snapshot.live_only(filters) else snapshot.read(db, Filters(period_types=("half",)), dimensions=("total",))[0]
+    statuses = dashboard.statuses(indicators, halves, clock.utc_to_skopje(clock.now()).date())
     content = exports.xlsx_bytes(exports.frames(observations, indicators, statuses, finance_summary()))
     return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers=headers)

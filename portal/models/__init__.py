@@ -23,7 +23,14 @@ from portal.models.calls import Call, CallAmendment, CallKind, CallStatus, Excha
 from portal.models.documents import Document
 from portal.models.eois import EoiMessage, EoiService, EoiStatus, EoiSubmission, ExpressionOfInterest, MessageKind
 from portal.models.grants import AgreementVersion, EntryKind, GrantAgreement, LedgerEntry, Tranche, TrancheStatus
-from portal.models.indicators import ApiToken, CalendarPeriod, Indicator, IndicatorLevel
+from portal.models.indicators import (
+    ApiToken,
+    CalendarPeriod,
+    Indicator,
+    IndicatorLevel,
+    IndicatorRefresh,
+    IndicatorValue,
+)
 from portal.models.mail import OutboxEmail
 from portal.models.orgs import LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Region
 from portal.models.reference import HardToEmployCategory, ServiceCategory, ServiceType
@@ -44,6 +51,8 @@ __all__ = [
     "CalendarPeriod",
     "Indicator",
     "IndicatorLevel",
+    "IndicatorRefresh",
+    "IndicatorValue",
     "MonthlyReport",
     "NoticeKind",
     "ReportHireLine",

@@ -100,3 +100,40 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class IndicatorRefresh(Base):
+    """One computation of every indicator value (the analytics table, as health-information systems keep one):
+    dashboards, downloads and the API read the newest; the fingerprint says whether the data has moved since."""
+
+    __tablename__ = "indicator_refresh"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(300))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(default=0)
+    rows: Mapped[int] = mapped_column(default=0)
+
+
+class IndicatorValue(Base):
+    """One observation of a refresh: an indicator's value for a period and a category of a disaggregation. Derived
+    data, replaced at every refresh (nothing a user submitted)."""
+
+    __tablename__ = "indicator_value"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refresh_id: Mapped[int] = mapped_column(sa.ForeignKey("indicator_refresh.id", ondelete="CASCADE"))
+    indicator: Mapped[str] = mapped_column(sa.String(40))
+    period_type: Mapped[str] = mapped_column(sa.String(8))
+    period: Mapped[str] = mapped_column(sa.String(10))
+    period_start: Mapped[date] = mapped_column(sa.Date)
+    period_end: Mapped[date] = mapped_column(sa.Date)
+    dimension: Mapped[str] = mapped_column(sa.String(20))
+    category: Mapped[str] = mapped_column(sa.String(60), default="")
+    value: Mapped[Decimal] = mapped_column(sa.Numeric(18, 2))
+    unit: Mapped[str] = mapped_column(sa.String(20))
+
+    __table_args__ = (
+        sa.Index("ix_indicator_value_lookup", "refresh_id", "period_type", "indicator", "dimension"),
+    )

@@ -1,0 +1,169 @@
+"""The indicator snapshot (an analytics table, as DHIS2 keeps one): `compute` runs every aggregation once and its
+observations are stored; the dashboard, the downloads and the API read them back in a few milliseconds, however
+many reports there are.
+
+A fingerprint of the data the indicators depend on (accepted reports, first submissions, the ledger, agreement
+terms, the catalogue, the programme settings, the current month) says whether the snapshot is still right.
+`flask --app wsgi refresh-indicators` (cron) refreshes it when the fingerprint moved; a reader refreshes it
+on the spot when it is missing, or stale and quick to redo (small databases), and otherwise serves it with its
+time. Requests filtered by place or service type are computed live: the snapshot holds the national figures
+and their disaggregations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from portal import clock
+from portal.indicators.compute import PERIOD_TYPES, Filters, Observation, compute, labels_by_code, shaped
+from portal.models import (
+    AgreementVersion,
+    Indicator,
+    IndicatorRefresh,
+    IndicatorValue,
+    LedgerEntry,
+    MonthlyReport,
+    Programme,
+)
+
+AUTO_REFRESH_MS = 3000  # a stale snapshot that took less than this to compute is recomputed by the reader
+
+
+def fingerprint(session: Session, now: datetime | None = None) -> str:
+    """One statement over the inputs of every indicator (the reports are read in a single scan)."""
+    now = now or clock.now()
+    reports = sa.select(sa.func.count(MonthlyReport.accepted_version), sa.func.sum(MonthlyReport.accepted_version),
+                        sa.func.max(MonthlyReport.accepted_at), sa.func.count(MonthlyReport.first_submitted_at)).subquery()
+    row = session.execute(sa.select(
+        reports,
+        sa.select(sa.func.max(LedgerEntry.id)).scalar_subquery(),
+        sa.select(sa.func.max(AgreementVersion.id)).scalar_subquery(),
+        sa.select(sa.func.sum(Indicator.version_id)).scalar_subquery(),
+        sa.select(sa.func.max(Programme.version_id)).scalar_subquery(),
+    )).one()
+    month = clock.utc_to_skopje(now).date().replace(day=1)
+    return "|".join(str(v) for v in row) + f"|{month.isoformat()}"
+
+
+def latest(session: Session) -> IndicatorRefresh | None:
+    return session.scalar(sa.select(IndicatorRefresh).where(IndicatorRefresh.finished_at.is_not(None))
+                          .order_by(IndicatorRefresh.id.desc()).limit(1))
+
+
+def _lock(session: Session) -> None:
+    """One refresh at a time (PostgreSQL: a transaction-level advisory lock; SQLite serialises writers already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(816224601)"))
+
+
+def refresh(session: Session, now: datetime | None = None, *, force: bool = False) -> IndicatorRefresh:
+    """Compute every indicator for every kind of period and store the observations; commits."""
+    now = now or clock.now()
+    _lock(session)
+    mark = fingerprint(session, now)
+    current = latest(session)
+    if current is not None and current.fingerprint == mark and not force:
+        session.commit()
+        return current
+    started = time.perf_counter()
+    run = IndicatorRefresh(fingerprint=mark, started_at=clock.now())
+    session.add(run)
+    session.flush()
+    observations = compute(session, Filters(period_types=PERIOD_TYPES), now)
+    rows = [{"refresh_id": run.id, "indicator": o.indicator, "period_type": o.period_type, "period": o.period,
+             "period_start": o.period_start, "period_end": o.period_end, "dimension": o.dimension, "category": o.category,
+             "value": o.value, "unit": o.unit} for o in observations]
+    for first in range(0, len(rows), 5000):
+        session.execute(sa.insert(IndicatorValue), rows[first:first + 5000])
+    session.execute(sa.delete(IndicatorValue).where(IndicatorValue.refresh_id != run.id))
+    session.execute(sa.delete(IndicatorRefresh).where(IndicatorRefresh.id != run.id))
+    run.rows, run.finished_at = len(rows), clock.now()
+    run.duration_ms = int((time.perf_counter() - started) * 1000)
+    session.commit()
+    return run
+
+
+@dataclass
+class Snapshot:
+    refresh: IndicatorRefresh
+    stale: bool
+
+
+def ensure(session: Session, now: datetime | None = None) -> Snapshot:
+    """The snapshot to read: refreshed first when missing, or stale and quick to recompute."""
+    current = latest(session)
+    if current is None:
+        return Snapshot(refresh(session, now), False)
+    if current.fingerprint == fingerprint(session, now):
+        return Snapshot(current, False)
+    if current.duration_ms < AUTO_REFRESH_MS:
+        return Snapshot(refresh(session, now), False)
+    return Snapshot(current, True)
+
+
+def live_only(filters: Filters) -> bool:
+    """Filters by place or service type narrow every figure: those are computed live."""
+    return bool(filters.region_id or filters.municipality_id or filters.service_type_id)
+
+
+def _query(snap: Snapshot, filters: Filters, dimensions: tuple[str, ...] | None, periods: tuple[str, ...] | None):
+    v = IndicatorValue
+    query = sa.select(v.indicator, v.period_type, v.period, v.period_start, v.period_end, v.dimension, v.category,
+                      v.value, v.unit).where(v.refresh_id == snap.refresh.id, v.period_type.in_(filters.period_types))
+    if filters.codes:
+        query = query.where(v.indicator.in_(filters.codes))
+    if filters.start:
+        query = query.where(v.period_end >= filters.start)
+    if filters.end:
+        query = query.where(v.period_start <= filters.end)
+    if dimensions is not None:
+        query = query.where(v.dimension.in_(dimensions))
+    if periods is not None:
+        query = query.where(v.period.in_(periods))
+    return query.order_by(v.id)  # stored in `compute`'s order: indicator, kind of period, period, dimension
+
+
+def rows(session: Session, filters: Filters, now: datetime | None = None) -> Iterator[tuple]:
+    """The observations as plain tuples (indicator, period type, period, start, end, dimension, category, value,
+    unit), streamed from the database cursor: what the CSV download writes without building objects."""
+    if live_only(filters):
+        for o in compute(session, filters, now):
+            yield (o.indicator, o.period_type, o.period, o.period_start, o.period_end, o.dimension, o.category, o.value,
+                   o.unit)
+        return
+    snap = ensure(session, now)
+    active = sa.select(Indicator.code).where(Indicator.active.is_(True))
+    query = _query(snap, filters, None, None).where(IndicatorValue.indicator.in_(active))
+    # Straight through the driver (no ORM rows): this is the whole cost of the download beyond the SQL itself.
+    dialect = session.get_bind().dialect
+    compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if compiled.positiontup is not None:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = session.connection().exec_driver_sql(compiled.string, params)
+    while batch := cursor.fetchmany(5000):
+        yield from batch
+
+
+def read(session: Session, filters: Filters, now: datetime | None = None, *,
+         dimensions: tuple[str, ...] | None = None, periods: tuple[str, ...] | None = None) -> tuple[list[Observation], Snapshot | None]:
+    """The observations the filters ask for: from the snapshot, or computed live for filtered requests."""
+    if live_only(filters):
+        observations = compute(session, filters, now)
+        if dimensions is not None:
+            observations = [o for o in observations if o.dimension in dimensions]
+        return observations, None
+    snap = ensure(session, now)
+    query = _query(snap, filters, dimensions, periods)
+    active = set(session.scalars(sa.select(Indicator.code).where(Indicator.active.is_(True))))
+    labels = labels_by_code(session, dimensions)
+    out = [Observation(code, ptype, period, start, end, dimension, category,
+                       labels.get(dimension, {}).get(category, category), shaped(value, unit), unit)
+           for code, ptype, period, start, end, dimension, category, value, unit in session.execute(query)
+           if code in active]
+    return out, snap
