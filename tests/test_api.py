@@ -161,3 +161,31 @@ def test_the_iati_file_validates_against_the_iati_2_03_schema(app, client, sessi
     broken = etree.fromstring(response.data)
     broken.find("iati-activity").remove(broken.find("iati-activity/iati-identifier"))
     assert not validator.validate(broken)  # the schema check can fail
+
+
+@pytest.mark.parametrize("path", ["/api/v1/grants", "/api/v1/observations?period_type=quarter", "/api/v1/indicators",
+                                  "/api/v1/finance"])
+def test_api_pages_answer_in_the_same_number_of_statements_whatever_the_data(app, session, world, monkeypatch, path):
+    from datetime import UTC, date, datetime
+
+    from portal import clock
+    from tests import factories
+    from tests.conftest import count_queries
+
+    build(app, session, world, monkeypatch)
+    monkeypatch.setattr(clock, "now", lambda: datetime.now(UTC))
+    client = app.test_client()
+    bearer = {"Authorization": f"Bearer {_token(app, session, world.users['monitor'])}"}
+    assert client.get(path, headers=bearer).status_code == 200  # computes the snapshot
+    with count_queries(app) as few:
+        assert client.get(path, headers=bearer).status_code == 200
+    with app.test_request_context():
+        for n in range(4):
+            extra = factories.signed_grant(session, world.users["admin"], world.orgs["provider"], world.orgs["municipality"],
+                                           start=date(2025, 1, 1), number=f"API-X{n}")
+            factories.report(session, world.users["provider"], extra, date(2025, 1, 1), accept_by=world.users["reviewer"])
+        session.commit()
+    assert client.get(path, headers=bearer).status_code == 200  # the data moved: the snapshot is recomputed
+    with count_queries(app) as many:
+        assert client.get(path, headers=bearer).status_code == 200
+    assert few.count == many.count, "\n".join(many.statements)
