@@ -146,7 +146,8 @@ def test_tranche_release_four_eyes_then_paid(session, award):
     assert ledger.paid_to(session, agreement.id) == Decimal("30000.00")
     with pytest.raises(InvalidTransition):  # reports accepted up to month 3 are required
         grants.request_release(session, finance, second)
-    actions = session.scalars(sa.select(AuditEvent.action).where(AuditEvent.object_type == "tranche")).all()
+    actions = session.scalars(sa.select(AuditEvent.action).where(AuditEvent.object_type == "tranche")
+                              .order_by(AuditEvent.id)).all()
     assert actions == ["tranche.requested", "tranche.approved", "tranche.paid"]
 
 

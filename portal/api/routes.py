@@ -23,10 +23,10 @@ from portal.calls.services import get_programme
 from portal.db import db
 from portal.errors import ValidationFailed
 from portal.grants import ledger
+from portal.grants.services import terms_in_force
 from portal.indicators import dashboard, snapshot
 from portal.indicators.compute import parse_filters
 from portal.models import (
-    AgreementVersion,
     Call,
     EntryKind,
     GrantAgreement,
@@ -212,17 +212,14 @@ def observations():
 def grants():
     _unknown_parameters()
     filters = parse_filters(request.args)
-    newest = (sa.select(AgreementVersion.agreement_id, sa.func.max(AgreementVersion.version).label("version"))
-              .group_by(AgreementVersion.agreement_id).subquery())
+    terms = terms_in_force()
     provider, local = sa.orm.aliased(Organisation), sa.orm.aliased(Organisation)
     paid = (sa.select(LedgerEntry.agreement_id, LedgerEntry.kind, sa.func.sum(LedgerEntry.amount_eur).label("amount"))
             .group_by(LedgerEntry.agreement_id, LedgerEntry.kind).subquery())
     query = (sa.select(GrantAgreement.id, GrantAgreement.number, Call.reference, provider.name, Municipality.code,
-                       Municipality.name_en, Region.code, AgreementVersion.start_date, AgreementVersion.end_date,
+                       Municipality.name_en, Region.code, terms.c.start_date, terms.c.end_date,
                        GrantAgreement.application_id)
-             .join(newest, newest.c.agreement_id == GrantAgreement.id)
-             .join(AgreementVersion, sa.and_(AgreementVersion.agreement_id == GrantAgreement.id,
-                                             AgreementVersion.version == newest.c.version))
+             .join(terms, terms.c.agreement_id == GrantAgreement.id)
              .join(Call, Call.id == GrantAgreement.call_id)
              .join(provider, provider.id == GrantAgreement.organisation_id)
              .join(local, local.id == GrantAgreement.municipality_org_id)

@@ -267,6 +267,16 @@ def schedule_from_template(call, amount: Decimal, start: date) -> list[TrancheRo
 
 # Reading ------------------------------------------------------------------------------------------------
 
+def terms_in_force() -> sa.Subquery:
+    """Each agreement's newest version, for set-based queries: agreement_id, start_date, end_date, committed_eur."""
+    newest = (sa.select(AgreementVersion.agreement_id, sa.func.max(AgreementVersion.version).label("version"))
+              .group_by(AgreementVersion.agreement_id).subquery())
+    return (sa.select(AgreementVersion.agreement_id, AgreementVersion.start_date, AgreementVersion.end_date,
+                      AgreementVersion.committed_eur)
+            .join(newest, sa.and_(newest.c.agreement_id == AgreementVersion.agreement_id,
+                                  newest.c.version == AgreementVersion.version)).subquery("terms"))
+
+
 def award_of(session: Session, application: Application):
     decision = review.latest_decisions(session, [application.id]).get(application.id)
     return decision if decision is not None and decision.outcome == Outcome.AWARD else None

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from portal import clock
 from portal.calls.services import get_programme
 from portal.models import (
-    AgreementVersion,
     CalendarPeriod,
     Call,
     EntryKind,
@@ -239,15 +238,13 @@ def _flow(accepted: sa.Subquery, filters: Filters, line, select_columns: list, d
 
 def _active_grants(filters: Filters) -> sa.Subquery:
     """Grants with money committed in the ledger (net of reversals), their term in force and place."""
-    newest = (sa.select(AgreementVersion.agreement_id, sa.func.max(AgreementVersion.version).label("version"))
-              .group_by(AgreementVersion.agreement_id).subquery())
+    from portal.grants.services import terms_in_force
+
+    terms = terms_in_force()
     committed = (sa.select(LedgerEntry.agreement_id).where(LedgerEntry.kind == EntryKind.COMMITMENT)
                  .group_by(LedgerEntry.agreement_id).having(sa.func.sum(LedgerEntry.amount_eur) > 0))
-    query = (sa.select(GrantAgreement.id.label("agreement_id"), AgreementVersion.start_date, AgreementVersion.end_date)
-             .select_from(newest)
-             .join(AgreementVersion, sa.and_(AgreementVersion.agreement_id == newest.c.agreement_id,
-                                             AgreementVersion.version == newest.c.version)))
-    query, municipality, region = _geography(query, filters, newest.c.agreement_id)
+    query = sa.select(GrantAgreement.id.label("agreement_id"), terms.c.start_date, terms.c.end_date).select_from(terms)
+    query, municipality, region = _geography(query, filters, terms.c.agreement_id)
     query = query.add_columns(municipality.label("municipality_id"), region.label("region_id"))
     return query.where(GrantAgreement.id.in_(committed), *_offers(filters, GrantAgreement.id)).subquery("grants")
 

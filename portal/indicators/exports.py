@@ -83,17 +83,15 @@ def frames(observations: list[Observation], indicators: list[Indicator], statuse
                   _("Previous value"), _("Previous value date"), _("Current value"), _("Current value date"),
                   _("End target"), _("End target date")])
     sheets: dict[str, pd.DataFrame] = {_("Indicators (ISR)"): isr}
-    long = _frame([[o.indicator, names.get(o.indicator, o.indicator), o.period_type, o.period, o.dimension, o.category,
-                    category_label(o.dimension, o.category, o.label), _number(o.value, o.unit), o.unit]
-                   for o in observations],
-                  ["indicator", "name", "period_type", "period", "dimension", "category", "label", "value", "unit"])
     headers = [_("Code"), _("Indicator"), _("Period type"), _("Period"), _("Category code"), _("Category"), _("Value"),
                _("Unit")]
-    if not long.empty:
-        for dimension, part in long.groupby("dimension", sort=False):
-            sheet = part.drop(columns=["dimension"])
-            sheet.columns = headers
-            sheets[dimension_label(str(dimension))[:31]] = sheet
+    by_dimension: dict[str, list[list[Any]]] = {}
+    for o in observations:  # one sheet per disaggregation, built straight from the observations
+        by_dimension.setdefault(o.dimension, []).append([
+            o.indicator, names.get(o.indicator, o.indicator), o.period_type, o.period, o.category,
+            category_label(o.dimension, o.category, o.label), _number(o.value, o.unit), o.unit])
+    for dimension in list(by_dimension):
+        sheets[dimension_label(dimension)[:31]] = _frame(by_dimension.pop(dimension), headers)
     sheets[_("Finance summary")] = _frame([[label, None if value is None else float(value)] for label, value in finance],
                                           [_("Item"), _("EUR")])
     sheets[_("Definitions")] = _frame(

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from portal import clock
 from portal.calls.services import get_programme
+from portal.grants.services import terms_in_force
 from portal.models import (
-    AgreementVersion,
     GrantAgreement,
     MonthlyReport,
     Municipality,
@@ -107,16 +107,13 @@ def window(until: date) -> list[date]:
 
 
 def _grants(session: Session, actor: User, filters: Filters) -> sa.Select:
-    newest = (sa.select(AgreementVersion.agreement_id, sa.func.max(AgreementVersion.version).label("version"))
-              .group_by(AgreementVersion.agreement_id).subquery())
+    terms = terms_in_force()
     provider = sa.orm.aliased(Organisation)
     local = sa.orm.aliased(Organisation)
     query = (sa.select(GrantAgreement.id, GrantAgreement.number, provider.name, Municipality.id, Municipality.name_mk,
                        Municipality.name_sq, Municipality.name_en, Region.name_mk, Region.name_sq, Region.name_en,
-                       AgreementVersion.start_date, AgreementVersion.end_date)
-             .join(newest, newest.c.agreement_id == GrantAgreement.id)
-             .join(AgreementVersion, sa.and_(AgreementVersion.agreement_id == GrantAgreement.id,
-                                             AgreementVersion.version == newest.c.version))
+                       terms.c.start_date, terms.c.end_date)
+             .join(terms, terms.c.agreement_id == GrantAgreement.id)
              .join(provider, provider.id == GrantAgreement.organisation_id)
              .join(local, local.id == GrantAgreement.municipality_org_id)
              .join(Municipality, Municipality.id == local.municipality_id)
