@@ -57,6 +57,9 @@ def test_each_month_is_classified_and_counted(app, session, world):
     assert (totals[m[1]].rate(), totals[m[1]].rate(Timeliness.ON_TIME)) == (100, 0)
     assert (totals[m[2]].due, totals[m[2]].rate()) == (1, 0)
     assert totals[m[4]].due == 0 and totals[m[4]].rate() is None  # nothing due yet
+    place = next(r for r in data.municipality_rows if r.grants and row.municipality == r.municipality)
+    cells = dict(zip(data.months, place.cells, strict=True))
+    assert [(cells[month].reported, cells[month].due) for month in m] == [(1, 1), (1, 1), (0, 1), (0, 1), (0, 0)]
 
 
 def test_filters_and_who_sees_which_grants(app, client, session, world):

@@ -109,7 +109,8 @@ def detail(agreement_id: int):
         status_label=grants.tranche_status_label, app_status_label=application_services.status_label,
         kind_label=grants.entry_kind_label, accepted=grants.reports_accepted_through(db, agreement),
         report_rows=report_services.month_rows(db, agreement), report_status_label=report_services.status_label,
-        timeliness_label=report_services.timeliness_label, can_prepare=access.can_edit_reports_of(current_user, agreement))
+        timeliness_label=report_services.timeliness_label, can_prepare=access.can_edit_reports_of(current_user, agreement),
+        can_view_report=lambda report: access.can_view_report(current_user, report))
 
 
 @bp.route("/grants/<int:agreement_id>/amend", methods=["GET", "POST"])

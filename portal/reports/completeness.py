@@ -56,14 +56,6 @@ class GrantRow:
 
 
 @dataclass
-class MunicipalityRow:
-    municipality: str
-    region: str
-    grants: int
-    cells: list[Counter]
-
-
-@dataclass
 class MonthTotal:
     month: date
     counts: Counter = field(default_factory=Counter)
@@ -82,6 +74,14 @@ class MonthTotal:
             return None
         part = self.counts[of] if of is not None else self.reported
         return round(100 * part / self.due)
+
+
+@dataclass
+class MunicipalityRow:
+    municipality: str
+    region: str
+    grants: int
+    cells: list[MonthTotal]
 
 
 @dataclass
@@ -160,7 +160,7 @@ def build(session: Session, actor: User, filters: Filters, now: datetime | None 
         first, last = first_of(start), first_of(end)
         cells = []
         municipality = by_municipality.setdefault(municipality_id, MunicipalityRow(
-            municipality_name, region_name, 0, [Counter() for _ in months]))
+            municipality_name, region_name, 0, [MonthTotal(m) for m in months]))
         municipality.grants += 1
         for index, month in enumerate(months):
             if not first <= month <= last:
@@ -170,7 +170,7 @@ def build(session: Session, actor: User, filters: Filters, now: datetime | None 
             state = timeliness(programme, month, status, submitted, accepted is not None, now, on_time)
             cells.append(Cell(state, report_id))
             totals[index].counts[state] += 1
-            municipality.cells[index][state] += 1
+            municipality.cells[index].counts[state] += 1
         grant_rows.append(GrantRow(agreement_id, number, provider, municipality_name, region_name, cells))
     return Completeness(months=months, grant_rows=grant_rows,
                         municipality_rows=sorted(by_municipality.values(), key=lambda r: (r.region, r.municipality)),
