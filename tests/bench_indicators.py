@@ -159,6 +159,8 @@ def _run(url: str) -> None:
     print(f"  API /api/v1/indicators: median {statistics.median(api) * 1000:.0f} ms")
     api_obs = _timed(client, "/api/v1/observations?per_page=500", 11)
     print(f"  API /api/v1/observations (500 a page): median {statistics.median(api_obs) * 1000:.0f} ms")
+    live = _timed(client, "/api/v1/observations?region=1&period_type=quarter&per_page=500", 3)
+    print(f"  API /api/v1/observations filtered by a region (computed live): median {statistics.median(live):.2f} s")
     print(f"  peak RSS of the process at the end: {_rss()}")
     # Last, as tracemalloc itself costs memory: what each download allocates in Python at its peak.
     print(f"  peak Python memory (tracemalloc): CSV {_peak(client, '/indicators/observations.csv'):.0f} MiB, "

@@ -334,3 +334,17 @@ def test_export_cells_are_neutralised():
     for dangerous in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
         assert safe_cell(dangerous).startswith("'")
     assert safe_cell(Decimal("5")) == Decimal("5") and safe_cell("Куманово") == "Куманово"
+
+
+def test_the_decision_mail_speaks_each_officers_language(app, world, session, call, mailbox, ctx):
+    from portal.mail import deliver_pending
+    from portal.models import Role
+
+    eoi = factories.filled_eoi(session, world.users["municipality"], call)
+    albanian = factories.user(session, Role.MUNICIPALITY, world.orgs["municipality"], language="sq")
+    eois.decide(session, world.users["reviewer"], eoi, True, "Добро образложено.")
+    session.commit()
+    deliver_pending(session)
+    macedonian = [m["Subject"] for m in mailbox.to(world.users["municipality"].email)]
+    assert f"Одлука за изразувањето интерес {eoi.reference}" in macedonian
+    assert [m["Subject"] for m in mailbox.to(albanian.email)] == [f"Vendim për shprehjen e interesit {eoi.reference}"]

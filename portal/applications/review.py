@@ -89,7 +89,7 @@ def screen(session: Session, actor: User, application: Application, answers: dic
                         "reason": application.eligibility_reason})
     if not eligible:
         notify_members(session, application.organisation_id, "mail/application_ineligible.txt",
-                       "Application %(ref)s is ineligible", application=application,
+                       _l("Application %(ref)s is ineligible"), application=application,
                        failed=[checklist_label(i) for i in items if not answers[i]], reason=reason.strip())
     return application
 
@@ -614,7 +614,7 @@ def decide(session: Session, actor: User, application: Application, outcome: Out
                         "final_score": state.final, "reasons": decision.reasons, "conditions": decision.conditions})
     for organisation_id in (application.organisation_id, application.municipality_org_id):
         notify_members(session, organisation_id, "mail/application_decision.txt",
-                       "Decision on application %(ref)s", application=application, decision=decision)
+                       _l("Decision on application %(ref)s"), application=application, decision=decision)
     return decision
 
 

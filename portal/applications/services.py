@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal import access, audit, clock, mail
@@ -397,7 +398,7 @@ def submit(session: Session, actor: User, application: Application) -> Applicati
                                when=_local(now))
     mail.queue(session, actor.email, subject, body)
     notify_members(session, application.municipality_org_id, "mail/application_endorsement_request.txt",
-                   "Endorsement requested: application %(ref)s", application=application,
+                   _l("Endorsement requested: application %(ref)s"), application=application,
                    deadline=_local(endorsement_deadline(call)))
     return submission
 
@@ -439,7 +440,7 @@ def endorse(session: Session, actor: User, application: Application, endorsed: b
                  before={"endorsement": "pending"},
                  after={"endorsement": application.endorsement.value, "reason": reason.strip()})
     notify_members(session, application.organisation_id, "mail/application_endorsement.txt",
-                   "Municipal endorsement: application %(ref)s", application=application)
+                   _l("Municipal endorsement: application %(ref)s"), application=application)
     return application
 
 
@@ -475,14 +476,15 @@ def hard_to_employ_categories(session: Session) -> list[HardToEmployCategory]:
 
 # Helpers -------------------------------------------------------------------------------------------
 
-def notify_members(session: Session, organisation_id: int, template: str, subject_text: str, **context: Any) -> None:
-    """Mail every active member of an organisation, each in their own language."""
+def notify_members(session: Session, organisation_id: int, template: str, subject_text: Any, **context: Any) -> None:
+    """Mail every active member of an organisation, each in their own language. `subject_text` is a lazy string
+    (`_l`, so that it is extracted for translation) with a `%(ref)s` for the application's reference."""
     members = session.scalars(sa.select(User).where(User.organisation_id == organisation_id, User.active.is_(True),
                                                     User.password_hash.is_not(None)))
     for member in members:
         application = context.get("application")
         with force_locale(member.preferred_language):
-            subject = _(subject_text, ref=application.reference if application else "")
+            subject = str(subject_text) % {"ref": application.reference if application else ""}
             body = render_template(template, user=member, **context)
         mail.queue(session, member.email, subject, body)
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal import access, audit, clock, mail
@@ -257,12 +258,13 @@ def withdraw(session: Session, actor: User, eoi: ExpressionOfInterest, reason: s
 
 # Screening -----------------------------------------------------------------------------------------
 
-def _notify_municipality(session: Session, eoi: ExpressionOfInterest, template: str, subject_text: str, **context) -> None:
+def _notify_municipality(session: Session, eoi: ExpressionOfInterest, template: str, subject_text, **context) -> None:
+    """Mail the municipality's officers, each in their own language (`subject_text`: a lazy string with %(ref)s)."""
     members = session.scalars(sa.select(User).where(User.organisation_id == eoi.organisation_id,
                                                     User.active.is_(True), User.password_hash.is_not(None)))
     for member in members:
         with force_locale(member.preferred_language):
-            subject = _(subject_text, ref=eoi.reference)
+            subject = str(subject_text) % {"ref": eoi.reference}
             body = render_template(template, eoi=eoi, user=member, **context)
         mail.queue(session, member.email, subject, body)
 
@@ -290,7 +292,7 @@ def request_clarification(session: Session, actor: User, eoi: ExpressionOfIntere
     audit.record(session, actor, "eoi.clarification_requested", eoi, before={"status": "submitted"},
                  after={"status": "clarification", "fields": chosen, "until": until})
     _notify_municipality(session, eoi, "mail/eoi_clarification.txt",
-                         "Clarification requested: expression of interest %(ref)s", message=message.strip(),
+                         _l("Clarification requested: expression of interest %(ref)s"), message=message.strip(),
                          until=_local(until), fields=[field_label(f) for f in chosen])
     return eoi
 
@@ -325,7 +327,7 @@ def decide(session: Session, actor: User, eoi: ExpressionOfInterest, accept: boo
     session.add(EoiMessage(eoi=eoi, author_id=actor.id, kind=MessageKind.DECISION, body=reason.strip()))
     audit.record(session, actor, f"eoi.{eoi.status.value}", eoi, before=before,
                  after={"status": eoi.status.value, "reason": reason.strip()})
-    _notify_municipality(session, eoi, "mail/eoi_decision.txt", "Decision on expression of interest %(ref)s",
+    _notify_municipality(session, eoi, "mail/eoi_decision.txt", _l("Decision on expression of interest %(ref)s"),
                          accepted=accept, reason=reason.strip())
     return eoi
 
