@@ -161,13 +161,17 @@ def test_the_dashboard_shows_each_indicator_and_answers_in_a_fixed_number_of_sta
     assert few.count == many.count, "\n".join(many.statements)
 
 
-def test_administrators_correct_the_catalogue(app, client, session, world):
+def test_administrators_correct_the_catalogue(app, client, session, world, monkeypatch):
+    build(app, session, world, monkeypatch)
+    monkeypatch.setattr(clock, "now", lambda: datetime.now(UTC))
     indicator = session.scalar(sa.select(Indicator).where(Indicator.code == "BEN"))
     login(client, world.users["admin"])
     form = {"version_id": str(indicator.version_id), "name_mk": indicator.name_mk, "name_sq": indicator.name_sq,
             "name_en": "Beneficiaries (number)", "definition_mk": "", "definition_sq": "", "definition_en": "",
             "level": "objective", "baseline": "0", "baseline_date": "2018-09-13", "targets": "2026; 2100\n2027: 2500",
-            "end_target": "3000", "end_target_date": "2028-12-31", "source": "Извештаи", "active": "y"}
+            "end_target": "3000", "end_target_date": "2028-12-31", "source": "Извештаи", "active": "y",
+            "disaggregations": ["sex", "region"]}
+    assert client.post(f"/admin/indicators/{indicator.id}", data={**form, "disaggregations": ["hte_category"]}).status_code == 422
     assert client.post(f"/admin/indicators/{indicator.id}", data={**form, "targets": "двеилјади"}).status_code == 422
     assert client.post(f"/admin/indicators/{indicator.id}", data={**form, "end_target_date": ""}).status_code == 422
     assert client.post(f"/admin/indicators/{indicator.id}", data=form).status_code == 302
@@ -175,7 +179,11 @@ def test_administrators_correct_the_catalogue(app, client, session, world):
     indicator = session.get(Indicator, indicator.id)
     assert (indicator.name_en, indicator.targets, indicator.end_target) == ("Beneficiaries (number)",
                                                                              {"2026": "2100", "2027": "2500"}, Decimal("3000.00"))
+    assert indicator.disaggregations == ["region", "sex"]
     assert session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "indicator.updated"))
+    with app.test_request_context():  # the dimensions left out are neither shown nor downloaded
+        shown = {o.dimension for o in compute(session, Filters(period_types=("year",), codes=("BEN",)))}
+    assert shown == {"total", "region", "sex"}
     stale = client.post(f"/admin/indicators/{indicator.id}", data={**form, "version_id": "1"})
     assert stale.status_code == 409
 

@@ -16,7 +16,17 @@ from portal.errors import Conflict, NotAllowed, ValidationFailed
 from portal.models import Indicator, IndicatorLevel, User
 
 FIELDS = ("name_mk", "name_sq", "name_en", "definition_mk", "definition_sq", "definition_en", "level", "baseline",
-          "baseline_date", "targets", "end_target", "end_target_date", "source", "active")
+          "baseline_date", "targets", "end_target", "end_target_date", "disaggregations", "source", "active")
+
+#: The disaggregations each indicator can be computed by (what its code supports).
+SUPPORTED = {
+    "BEN": ("service_type", "municipality", "region", "sex", "age_band", "disability"),
+    "BEN_FEMALE": ("municipality", "region"), "BEN_NEW": ("service_type", "municipality", "region"),
+    "HTE": ("hte_category", "sex", "municipality", "region"), "HTE_FEMALE": ("municipality", "region"),
+    "MUN": ("region", "service_type"), "GRANTS": ("region", "municipality"), "ONTIME": ("region",),
+    "COMMITTED": ("call", "municipality", "region", "service_type"),
+    "DISBURSED": ("call", "municipality", "region", "service_type"), "COMMITTED_PCT": (), "DISBURSED_PCT": (),
+}
 
 
 @dataclass
@@ -29,13 +39,15 @@ class Values:
     end_target: str
     end_target_date: str
     active: bool
+    disaggregations: list[str]
 
 
 def values_from(form: Any) -> Values:
     texts = {name: (getattr(form, name).data or "").strip() for name in (
         "name_mk", "name_sq", "name_en", "definition_mk", "definition_sq", "definition_en", "source")}
     return Values(texts, form.level.data or "", form.baseline.data or "", form.baseline_date.data or "",
-                  form.targets.data or "", form.end_target.data or "", form.end_target_date.data or "", bool(form.active.data))
+                  form.targets.data or "", form.end_target.data or "", form.end_target_date.data or "", bool(form.active.data),
+                  list(form.disaggregations.data or []))
 
 
 def fill(form: Any, indicator: Indicator) -> None:
@@ -47,6 +59,13 @@ def fill(form: Any, indicator: Indicator) -> None:
     form.end_target.data = "" if indicator.end_target is None else str(indicator.end_target)
     form.end_target_date.data = indicator.end_target_date.isoformat() if indicator.end_target_date else ""
     form.active.data = indicator.active
+    form.disaggregations.data = list(indicator.disaggregations or [])
+
+
+def choices(indicator: Indicator) -> list[tuple[str, str]]:
+    from portal.indicators.exports import dimension_label
+
+    return [(d, dimension_label(d)) for d in SUPPORTED.get(indicator.code, ())]
 
 
 def _decimal(text: str, field: str, errors: dict) -> Decimal | None:
@@ -104,6 +123,9 @@ def update(session: Session, actor: User, indicator: Indicator, values: Values, 
     end_date = _date(values.end_target_date, "end_target_date", errors) if values.end_target_date.strip() else None
     if (end_target is None) != (end_date is None) and "end_target" not in errors and "end_target_date" not in errors:
         errors["end_target_date"] = [_("Give the end target and its date together.")]
+    supported = SUPPORTED.get(indicator.code, ())
+    if any(d not in supported for d in values.disaggregations):
+        errors["disaggregations"] = [_("Choose among the disaggregations this indicator can be computed by.")]
     if errors:
         raise ValidationFailed(field_errors=errors)
     before = audit.snapshot(indicator, list(FIELDS))
@@ -112,6 +134,7 @@ def update(session: Session, actor: User, indicator: Indicator, values: Values, 
     indicator.level = IndicatorLevel(values.level)
     indicator.baseline, indicator.baseline_date, indicator.targets = baseline, baseline_date, targets
     indicator.end_target, indicator.end_target_date, indicator.active = end_target, end_date, values.active
+    indicator.disaggregations = [d for d in supported if d in values.disaggregations]
     after = audit.snapshot(indicator, list(FIELDS))
     if before != after:
         audit.record(session, actor, "indicator.updated", indicator, before=before, after=after)

@@ -101,9 +101,12 @@ class Context:
     labels: dict[str, dict[Any, tuple[str, str]]] = field(default_factory=dict)  # dimension → id → (code, label)
     out: list[Observation] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)
+    allowed: dict[str, set[str]] = field(default_factory=dict)  # the disaggregations each indicator shows
 
     def add(self, code: str, period_type: str, key: str, dimension: str, category: Any, value: Any) -> None:
         if (period_type, key) not in self.periods or value is None or not self.filters.wants(code):
+            return
+        if dimension != "total" and dimension not in self.allowed.get(code, ()):
             return
         start, end = self.periods[(period_type, key)]
         if dimension == "total":
@@ -438,7 +441,8 @@ def compute(session: Session, filters: Filters, now: datetime | None = None) -> 
     end = min(filters.end, current) if filters.end else current  # no period after this month
     start = filters.start or FIRST_MONTH
     filters = Filters(**{**filters.__dict__, "codes": codes, "start": start, "end": end})
-    ctx = Context(filters=filters, units={c: i.unit for c, i in indicators.items()}, labels=_labels(session))
+    ctx = Context(filters=filters, units={c: i.unit for c, i in indicators.items()}, labels=_labels(session),
+                  allowed={c: set(i.disaggregations or ()) for c, i in indicators.items()})
     ctx.periods = {(p.period_type, p.period_key): (p.period_start, p.period_end)
                    for p in session.scalars(_periods(filters))}
     if codes:

@@ -1,7 +1,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 REQUIRED = _l("This field is required.")
 
@@ -23,6 +24,8 @@ class IndicatorForm(FlaskForm):
                             description=_l("One year per line: year; target, for example 2026; 2000."))
     end_target = StringField(_l("End target"), validators=[Optional()])
     end_target_date = StringField(_l("End target date"), validators=[Optional()])
+    disaggregations = SelectMultipleField(_l("Disaggregations shown and downloaded"), validate_choice=False,
+                                          widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     source = TextAreaField(_l("Source"), validators=[Optional(), Length(max=1000)])
     active = BooleanField(_l("Shown on the dashboard and in the downloads"))
     submit = SubmitField(_l("Save"))

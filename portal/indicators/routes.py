@@ -94,6 +94,7 @@ def edit(indicator_id: int):
     if indicator is None:
         raise NotFound()
     form = IndicatorForm(obj=indicator if request.method == "GET" else None)
+    form.disaggregations.choices = catalogue_admin.choices(indicator)
     if request.method == "GET":
         catalogue_admin.fill(form, indicator)
     elif form.validate_on_submit():
