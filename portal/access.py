@@ -253,6 +253,12 @@ def can_view_report(user: Any, report: Any) -> bool:
     return user.is_ministry or (user.role == Role.MUNICIPALITY and user.organisation_id == report.agreement.municipality_org_id)
 
 
+def can_read_submitted_reports(user: Any) -> bool:
+    """The review list and links into reports: the ministry, and municipalities for their own grants (monitors
+    see aggregates only)."""
+    return _active(user) and (user.is_ministry or user.role == Role.MUNICIPALITY)
+
+
 def can_view_completeness(user: Any) -> bool:
     """The reporting-rate page: the ministry and the monitors see every grant, a municipality its own."""
     return _active(user) and (user.is_ministry or user.role in (Role.MONITOR, Role.MUNICIPALITY))

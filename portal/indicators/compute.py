@@ -13,7 +13,6 @@ The result is long format: one `Observation` per indicator, period and category 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -458,13 +457,3 @@ def compute(session: Session, filters: Filters, now: datetime | None = None) -> 
     ctx.out.sort(key=lambda o: (order.get(o.indicator, 0), type_order.get(o.period_type, 9), o.period,
                                 dimension_order.get(o.dimension, 1), o.dimension, o.label))
     return ctx.out
-
-
-def value_of(observations: Iterable[Observation], code: str, period: str | None = None) -> Decimal | None:
-    for o in observations:
-        if o.indicator == code and o.dimension == "total" and (period is None or o.period == period):
-            return o.value
-    return None
-
-
-

@@ -3,6 +3,8 @@ catalogue (administrators) and personal API tokens. Thin routes over `portal.ind
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
@@ -16,7 +18,7 @@ from portal.db import db
 from portal.errors import NotFound, ValidationFailed
 from portal.grants import ledger
 from portal.indicators import catalogue_admin, dashboard, exports, snapshot
-from portal.indicators.compute import Filters, labels_by_code, parse_filters
+from portal.indicators.compute import labels_by_code, parse_filters
 from portal.indicators.forms import IndicatorForm, TokenForm
 from portal.models import ApiToken, Indicator, Municipality, Region, ServiceType
 from portal.web import apply_errors
@@ -70,8 +72,8 @@ def download(fmt: str):
             chunks = exports.csv_rows(snapshot.rows(db, filters), names, labels)
         return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
     observations, _snap = snapshot.read(db, filters)
-    halves = [o for o in observations if o.period_type == "half"] if "half" in filters.period_types and not \
-        snapshot.live_only(filters) else snapshot.read(db, Filters(period_types=("half",)), dimensions=("total",))[0]
+    halves = observations if "half" in filters.period_types else snapshot.read(
+        db, replace(filters, period_types=("half",)), dimensions=("total",))[0]
     statuses = dashboard.statuses(indicators, halves, clock.utc_to_skopje(clock.now()).date())
     content = exports.xlsx_bytes(exports.frames(observations, indicators, statuses, finance_summary()))
     return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

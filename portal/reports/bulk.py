@@ -73,18 +73,13 @@ def due_months(session: Session, actor: User) -> list[Due]:
     return due
 
 
-def _categories(session: Session) -> list[HardToEmployCategory]:
-    return list(session.scalars(sa.select(HardToEmployCategory).where(HardToEmployCategory.active.is_(True))
-                                .order_by(HardToEmployCategory.sort_order, HardToEmployCategory.id)))
-
-
 def template(session: Session, actor: User) -> bytes:
     """The workbook: instructions, the three data sheets pre-filled with the months due (and any draft figures),
     and the codes."""
     if not access.can_prepare_reports(actor):
         raise NotAllowed()
     columns = _columns()
-    categories = _categories(session)
+    categories = services.active_categories(session)
     workbook = Workbook()
     intro = workbook.active
     intro.title = "instructions"
@@ -308,7 +303,7 @@ def _groups(session: Session, actor: User, frames: dict[str, pd.DataFrame], read
         .options(sa.orm.selectinload(GrantAgreement.versions),
                  sa.orm.joinedload(GrantAgreement.application).selectinload(Application.service_types))).unique()}
     types = {t.code: t for t in session.scalars(sa.select(ServiceType))}
-    categories = {c.code: c for c in _categories(session)}
+    categories = {c.code: c for c in services.active_categories(session)}
     groups: dict[tuple, Group] = {}
 
     def group_of(sheet: str, row: int, record: dict[str, Any]) -> Group | None:
@@ -424,7 +419,7 @@ def upload(session: Session, actor: User, stream: BinaryIO, submit: bool) -> Out
     groups = _groups(session, actor, frames, reader)
     if not groups and outcome.ok:
         reader.problem("", None, "", _("The file holds no figures: fill in at least one month."))
-    categories = _categories(session)
+    categories = services.active_categories(session)
     checked: list[tuple[Group, ReportData, MonthlyReport | None]] = []
     existing = {(r.agreement_id, r.month): r for r in session.scalars(sa.select(MonthlyReport).where(
         MonthlyReport.agreement_id.in_({key[0] for key in groups})))} if groups else {}

@@ -51,7 +51,7 @@ def index():
         return render_template("reports/mine.html", overview=services.provider_overview(db, current_user),
                                status_label=services.status_label, timeliness_label=services.timeliness_label,
                                programme=get_programme(db))
-    if not (current_user.is_ministry or current_user.role.value == "municipality"):
+    if not access.can_read_submitted_reports(current_user):
         abort(403)
     filters = services.QueueFilter(status=request.args.get("status", "submitted"),
                                    agreement=request.args.get("agreement", ""))
@@ -267,6 +267,7 @@ def completeness_page():
     return render_template("reports/completeness.html", data=data, filters=filters, regions=regions, types=types,
                            rows=rows[(page - 1) * per_page:page * per_page], page=page, pages=pages, total=len(rows),
                            timeliness_label=services.timeliness_label, counted=completeness.COUNTED,
+                           links=access.can_read_submitted_reports(current_user),
                            args={k: v for k, v in request.args.items() if k != "page"})
 
 

@@ -160,7 +160,8 @@ def _service_types(agreement: GrantAgreement) -> list[ServiceType]:
     return list(agreement.application.service_types)
 
 
-def _categories(session: Session) -> list[HardToEmployCategory]:
+def active_categories(session: Session) -> list[HardToEmployCategory]:
+    """The hard-to-employ groups a report lists, in catalogue order."""
     return list(session.scalars(sa.select(HardToEmployCategory).where(HardToEmployCategory.active.is_(True))
                                 .order_by(HardToEmployCategory.sort_order, HardToEmployCategory.id)))
 
@@ -179,7 +180,7 @@ def data_of(session: Session, version: ReportVersion, categories: list[HardToEmp
         values = {name: getattr(line, name) if line else 0 for name in BENEFICIARY_FIELDS}
         services.append(ServiceFigures(service_type_id=service_type.id, label=service_type.name(), **values))
     by_category = {line.category_id: line for line in version.hires}
-    categories = categories if categories is not None else _categories(session)
+    categories = categories if categories is not None else active_categories(session)
     listed = {c.id for c in categories}
     categories = categories + [line.category for line in version.hires if line.category_id not in listed]
     hires = []
@@ -539,7 +540,7 @@ def _flat(data: ReportData) -> dict[str, tuple[str, Any]]:
 
 def history(session: Session, report: MonthlyReport) -> list[tuple[ReportVersion, list[Change]]]:
     """Every version, newest first, with what changed from the version before it."""
-    categories = _categories(session)
+    categories = active_categories(session)
     out, previous = [], None
     for version in report.versions:
         current = _flat(data_of(session, version, categories))
