@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 FLASK := PORTAL_ENV=$${PORTAL_ENV:-development} $(BIN)/flask --app wsgi
 
 .PHONY: run setup deps dev-deps translations extract-messages db-upgrade db-downgrade db-revision db-check \
-        seed lint test test-sqlite test-postgres test-browser bench clean
+        seed lint test test-sqlite test-postgres test-browser bench mutation clean
 
 run: setup  ## set everything up and serve on http://127.0.0.1:$(PORT)
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
@@ -37,8 +37,9 @@ translations: deps  ## compile the .po catalogues
 	@test -f portal/translations/mk/LC_MESSAGES/messages.mo
 
 extract-messages: deps  ## refresh messages.pot and merge it into the mk/sq/en catalogues
+	# --ignore-dirs: Babel skips directories starting with "_" by default, which hid templates/_macros.
 	$(BIN)/pybabel extract --no-location --sort-output -F portal/translations/babel.cfg -k _l -k lazy_gettext \
-		-o portal/translations/messages.pot .
+		--ignore-dirs=".* __pycache__ node_modules instance" -o portal/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i portal/translations/messages.pot \
 		-d portal/translations
 
@@ -72,9 +73,17 @@ test-postgres: dev-deps translations
 test-browser: dev-deps translations
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 
+.PHONY: screenshots
+screenshots: dev-deps translations  ## the README's screenshots: every role's home page at 390 and 1366 px (docs/screenshots)
+	$(BIN)/pytest -q -p no:cacheprovider tests/browser/screenshots.py
+
 bench: dev-deps translations  ## measured, never asserted: the pages on SQLite, then the indicators at national scale on PostgreSQL
 	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench_hostile
 	$(BIN)/python -m tests.bench_indicators
+
+mutation: dev-deps translations  ## slow, on demand: mutmut over the money/access/report/indicator modules (MODULES=..., MUTATION_JOBS=n)
+	nice $(BIN)/python -m tests.mutation $(MODULES)
 
 clean:
 	rm -rf $(VENV) instance/portal.db portal/translations/*/LC_MESSAGES/*.mo

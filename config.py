@@ -61,6 +61,10 @@ class Config:
         self.MAX_UPLOAD_MB = _int(env.get("MAX_UPLOAD_MB"), 20)
         self.UPLOAD_MAX_ZIP_ENTRIES = _int(env.get("UPLOAD_MAX_ZIP_ENTRIES"), 1000)
         self.UPLOAD_MAX_EXPANDED_MB = _int(env.get("UPLOAD_MAX_EXPANDED_MB"), 100)
+        # Bulk XLSX uploads of monthly reports: limits checked while the file is read (portal/reports/xlsx_reader.py).
+        self.BULK_MAX_ROWS = _int(env.get("BULK_MAX_ROWS"), 5000)
+        self.BULK_MAX_CELLS = _int(env.get("BULK_MAX_CELLS"), 150_000)
+        self.BULK_MAX_XML_MB = _int(env.get("BULK_MAX_XML_MB"), 20)
         # With S3, downloads are streamed through the portal unless this is set; then the portal
         # answers with a presigned link valid for 60 seconds, issued after the permission check.
         self.S3_PRESIGNED_DOWNLOADS = _bool(env.get("S3_PRESIGNED_DOWNLOADS"), False)
@@ -71,6 +75,16 @@ class Config:
         self.LOGIN_MAX_FAILURES_ACCOUNT = _int(env.get("LOGIN_MAX_FAILURES_ACCOUNT"), 5)
         self.LOGIN_MAX_FAILURES_ADDRESS = _int(env.get("LOGIN_MAX_FAILURES_ADDRESS"), 30)
         self.LOGIN_WINDOW_MINUTES = _int(env.get("LOGIN_WINDOW_MINUTES"), 15)
+        # IATI: the ministry publishes; its organisation identifier is IATI_REPORTING_ORG_REF, or its tax number
+        # under the registration agency prefix IATI_ORG_PREFIX (also used for the receivers' tax numbers).
+        self.IATI_REPORTING_ORG_REF = env.get("IATI_REPORTING_ORG_REF", "")
+        self.IATI_ORG_PREFIX = env.get("IATI_ORG_PREFIX", "MK-CRN")
+        self.IATI_PROJECT_ID = env.get("IATI_PROJECT_ID", "P162246")
+        self.IATI_LOAN_ID = env.get("IATI_LOAN_ID", "IBRD-8902-MK")
+        self.IATI_PLANNED_START = env.get("IATI_PLANNED_START", "2018-09-13")
+        # API requests per minute, per token and per client address (shared by all workers; 429 past them).
+        self.API_RATE_LIMIT_TOKEN = _int(env.get("API_RATE_LIMIT_TOKEN"), 120)
+        self.API_RATE_LIMIT_ADDRESS = _int(env.get("API_RATE_LIMIT_ADDRESS"), 240)
         self.SESSION_IDLE_MINUTES = _int(env.get("SESSION_IDLE_MINUTES"), 30)
         self.SESSION_ABSOLUTE_HOURS = _int(env.get("SESSION_ABSOLUTE_HOURS"), 12)
         self.TOKEN_VALID_HOURS = _int(env.get("TOKEN_VALID_HOURS"), 72)
@@ -78,6 +92,14 @@ class Config:
         # argon2id cost; the defaults follow RFC 9106's second recommendation.
         self.ARGON2_TIME_COST = _int(env.get("ARGON2_TIME_COST"), 3)
         self.ARGON2_MEMORY_KIB = _int(env.get("ARGON2_MEMORY_KIB"), 65536)
+        # Multi-factor sign-in (TOTP): required at every sign-in for these roles when MFA_REQUIRED is on
+        # (on by default in production only). Anyone may enrol voluntarily; once enrolled, always asked.
+        self.MFA_REQUIRED = _bool(env.get("MFA_REQUIRED"), False)
+        self.MFA_REQUIRED_ROLES = tuple(
+            r.strip() for r in env.get("MFA_REQUIRED_ROLES", "admin,finance,reviewer").split(",") if r.strip())
+        self.MFA_ISSUER = env.get("MFA_ISSUER", "") or self.PORTAL_AGENCY_NAME or "Social services grant portal"
+        # Minutes between a correct password and the code before the sign-in must start again.
+        self.MFA_PENDING_MINUTES = _int(env.get("MFA_PENDING_MINUTES"), 10)
         self.SESSION_COOKIE_NAME = "portal_session"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
@@ -105,6 +127,11 @@ class Config:
 
     def validate(self) -> None:
         """Raise if the configuration is unsafe for this environment."""
+        known = {"admin", "reviewer", "finance", "municipality", "provider", "monitor"}
+        unknown = [r for r in self.MFA_REQUIRED_ROLES if r not in known]
+        if unknown:  # a typo must not silently leave a role without its second factor
+            raise RuntimeError(f"MFA_REQUIRED_ROLES names unknown roles: {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(known))}).")
 
 
 class DevelopmentConfig(Config):
@@ -133,6 +160,9 @@ class TestingConfig(Config):
             "ARGON2_TIME_COST": 1,
             "ARGON2_MEMORY_KIB": 8192,
             "MAIL_SERVER": "",
+            # Test suites send hundreds of API requests a minute from one address; the limit's own tests lower these.
+            "API_RATE_LIMIT_TOKEN": 100_000,
+            "API_RATE_LIMIT_ADDRESS": 100_000,
         }
         defaults.update(overrides)
         super().__init__(**defaults)
@@ -146,9 +176,18 @@ class ProductionConfig(Config):
     def __init__(self, **overrides: object) -> None:
         super().__init__(**overrides)
         self.SESSION_COOKIE_SECURE = _bool(os.environ.get("SESSION_COOKIE_SECURE"), True)
+        if self.SESSION_COOKIE_SECURE:
+            # `__Host-`: the browser accepts the cookie only over HTTPS, for this host alone (no Domain), on Path=/,
+            # so neither a sibling subdomain nor plain HTTP can plant or overwrite the session.
+            self.SESSION_COOKIE_NAME = "__Host-portal_session"
+            self.SESSION_COOKIE_DOMAIN = None
+            self.SESSION_COOKIE_PATH = "/"
         self.HSTS = True
+        if "MFA_REQUIRED" not in overrides:
+            self.MFA_REQUIRED = _bool(os.environ.get("MFA_REQUIRED"), True)
 
     def validate(self) -> None:
+        super().validate()
         if self.SECRET_KEY.strip().lower() in INSECURE_KEYS or len(self.SECRET_KEY) < 32:
             raise RuntimeError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in production "

@@ -44,6 +44,7 @@ def register_extensions(app: Flask) -> None:
     from portal.auth.sessions import init_login
     from portal.documents.storage import init_storage
     from portal.extensions import babel, csrf
+    from portal.guard import init_guard
     from portal.i18n import register_template_helpers, select_locale
     from portal.mail import init_mail
     from portal.security import register_security
@@ -53,15 +54,20 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_timezone="Europe/Skopje")
     init_login(app)
     register_security(app)
+    init_guard(app)
     register_template_helpers(app)
     init_mail(app)
     init_storage(app)
+    from portal.indicators import freshness
+
+    freshness.init_app(app)  # the indicators' data version moves with every change they depend on
 
 
 def register_blueprints(app: Flask) -> None:
     from portal.admin.routes import bp as admin_bp
     from portal.api.routes import bp as api_bp
     from portal.applications.routes import bp as applications_bp
+    from portal.auth.mfa_routes import bp as mfa_bp
     from portal.auth.routes import bp as auth_bp
     from portal.calls.routes import admin as calls_admin_bp
     from portal.calls.routes import public as calls_bp
@@ -75,7 +81,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.reports.routes import bp as reports_bp
 
     for bp in (main_bp, auth_bp, organisations_bp, documents_bp, calls_bp, calls_admin_bp, eois_bp, applications_bp, grants_bp, reports_bp,
-               indicators_bp, api_bp, admin_bp, reference_bp):
+               indicators_bp, api_bp, admin_bp, reference_bp, mfa_bp):
         app.register_blueprint(bp)
 
 

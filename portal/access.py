@@ -126,6 +126,12 @@ def can_view_eoi(user: Any, eoi: Any) -> bool:
     return _active(user) and user.is_ministry and eoi.status != EoiStatus.DRAFT
 
 
+def can_message_eoi(user: Any, eoi: Any) -> bool:
+    """The exchange on an EOI is between its municipality and the ministry staff who screen EOIs;
+    others who may read it (finance) do not write in it."""
+    return can_edit_eoi(user, eoi) or (can_screen_eois(user) and can_view_eoi(user, eoi))
+
+
 # Grant applications and their review -----------------------------------------------------------
 
 def can_prepare_application(user: Any) -> bool:

@@ -89,12 +89,13 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("refresh-indicators")
     @click.option("--force", is_flag=True, help="Recompute even when nothing has changed.")
     def refresh_indicators(force: bool) -> None:
-        """Recompute the indicator snapshot when the data it depends on has changed (run from cron)."""
+        """Recompute the indicator snapshot when the data version or the month has moved since (run from cron)."""
         from portal.db import db
         from portal.indicators.snapshot import refresh
 
         run = refresh(db, force=force)
-        click.echo(f"indicators: {run.rows} observations, computed in {run.duration_ms} ms at {run.finished_at:%Y-%m-%d %H:%M} UTC")
+        click.echo(f"indicators: {run.rows} observations, computed in {run.duration_ms} ms at {run.finished_at:%Y-%m-%d %H:%M} UTC "
+                   f"(data version {run.data_version})")
 
     @app.cli.command("seed-stress")
     @click.option("--grants", default=2000, show_default=True, help="Grant agreements to create.")
@@ -137,6 +138,28 @@ def register_commands(app: Flask) -> None:
         db.commit()
         click.echo(f"administrator {user.email} created in {user.organisation.name}")
 
+    @app.cli.command("mfa-reset")
+    @click.option("--email", prompt=True)
+    @click.option("--reason", prompt="How the person's identity was confirmed, and why")
+    def mfa_reset(email: str, reason: str) -> None:
+        """Remove a user's second factor (when no administrator can sign in to do it); ends their sessions."""
+        from portal.auth import mfa
+        from portal.auth.services import normalise_email
+        from portal.db import db
+        from portal.errors import DomainError
+        from portal.models import User
+
+        user = db.scalar(sa.select(User).where(User.email == normalise_email(email)))
+        if user is None:
+            raise click.ClickException(f"no user with the email address {email}")
+        try:
+            mfa.reset_from_command_line(db, user, reason)
+        except DomainError as exc:
+            messages = [str(m) for msgs in exc.field_errors.values() for m in msgs] or [str(exc.message)]
+            raise click.ClickException(" ".join(messages)) from None
+        db.commit()
+        click.echo(f"second factor of {user.email} reset; every session of theirs has ended")
+
     @app.cli.command("send-mail")
     def send_mail() -> None:
         """Queue the monthly-report reminders and overdue notices that are due, then deliver pending messages
@@ -149,6 +172,47 @@ def register_commands(app: Flask) -> None:
         db.commit()
         sent, failed = deliver_pending(db, limit=500)
         click.echo(f"report reminders {queued['reminder']}, overdue notices {queued['overdue']}; sent {sent}, failed {failed}")
+        _sweep(db)
+
+    def _sweep(db, minutes: int = 60) -> None:
+        from portal.api.ratelimit import sweep as sweep_rate_counters
+        from portal.documents.services import sweep_storage
+
+        sweep_rate_counters(db)
+        db.commit()
+        removed = sweep_storage(db, older_than_minutes=minutes)
+        click.echo(f"storage sweep: {removed['unfinished']} unfinished uploads, {removed['orphaned']} orphaned objects removed")
+
+    @app.cli.command("db-roles")
+    @click.option("--role", default="portal_app", show_default=True, help="The application's login role.")
+    @click.option("--schema", default="public", show_default=True)
+    @click.option("--password-env", default="PORTAL_APP_DB_PASSWORD", show_default=True,
+                  help="Environment variable holding the role's password (set on creation only).")
+    @click.option("--execute", is_flag=True, help="Run the statements as the connected owner instead of printing them.")
+    def db_roles(role: str, schema: str, password_env: str, execute: bool) -> None:
+        """The least-privilege PostgreSQL role the application connects as (migrations stay with the owner)."""
+        import os
+
+        from portal import dbroles
+
+        password = os.environ.get(password_env) or None
+        if not execute:
+            for statement in dbroles.statements(role, schema, "********" if password else None):
+                click.echo(statement + ";")
+            return
+        engine = current_app.extensions["db_engine"]
+        if engine.dialect.name != "postgresql":
+            raise click.ClickException("db-roles is for PostgreSQL; the embedded SQLite database has no roles.")
+        dbroles.apply(engine, role, schema, password)
+        click.echo(f"role {role}: privileges on schema {schema} set (append-only: {', '.join(dbroles.APPEND_ONLY)})")
+
+    @app.cli.command("sweep-uploads")
+    @click.option("--older-than-minutes", default=60, show_default=True, type=click.IntRange(min=5))
+    def sweep_uploads(older_than_minutes: int) -> None:
+        """Remove temporary files of interrupted uploads and stored objects that no document points at."""
+        from portal.db import db
+
+        _sweep(db, older_than_minutes)
 
     @app.cli.command("storage-check")
     def storage_check() -> None:

@@ -104,3 +104,11 @@ def get_session() -> Session:
 
 
 db: Session = LocalProxy(get_session)  # type: ignore[assignment]
+
+
+def lock_row(session: Session, obj: Any) -> None:
+    """Wait for anyone changing this row, then read it again: a PostgreSQL row lock (`FOR UPDATE`),
+    held to the end of the transaction; SQLite's BEGIN IMMEDIATE already runs writers one at a time.
+    Pending changes are flushed first so that the refresh never discards them."""
+    session.flush()
+    session.refresh(obj, with_for_update=True)

@@ -58,6 +58,8 @@ USERS = [
     ("reviewer@demo.example", "Александар Стојанов", Role.REVIEWER, "ministry"),
     ("reviewer2@demo.example", "Ивана Коцевска", Role.REVIEWER, "ministry"),
     ("finance@demo.example", "Елена Трајковска", Role.FINANCE, "ministry"),
+    # The second pair of eyes: approves what finance@ requests (four eyes can be tried end to end).
+    ("finance2@demo.example", "Никола Андоновски", Role.FINANCE, "ministry"),
     ("kumanovo@demo.example", "Драган Ристовски", Role.MUNICIPALITY, "Kumanovo"),
     ("tetovo@demo.example", "Arben Memeti", Role.MUNICIPALITY, "Tetovo"),
     ("bitola@demo.example", "Весна Петровска", Role.MUNICIPALITY, "Bitola"),
@@ -129,7 +131,9 @@ def seed_demo(session: Session) -> int:
     created += _demo_documents(session, orgs)
     created += _demo_calls(session, orgs)
     created += _demo_grants(session, orgs)
-    created += _demo_reports(session)
+    from portal.demo_reports import demo_reports
+
+    created += demo_reports(session)
     # One invitation still waiting, so the admin's list shows that state too.
     if session.scalar(sa.select(User.id).where(User.email == "nova.sorabotnicka@demo.example")) is None:
         session.add(User(email="nova.sorabotnicka@demo.example", full_name="Ана Димитрова", role=Role.REVIEWER,
@@ -206,6 +210,17 @@ EOI_STORY = [
 ]
 
 
+def _council_decision(session: Session, officer: User, eoi, municipality: str) -> None:
+    """The council decision every demo EOI carries before it is submitted (the call requires it)."""
+    import io
+
+    from portal.documents import services as documents
+
+    content = demo_pdf("Council decision", [f"Municipality of {municipality}", "Demo document - not a real decision."])
+    documents.upload(session, officer, owner=eoi.organisation, object_type="eoi", object_id=eoi.id,
+                     purpose="council_decision", stream=io.BytesIO(content), filename="одлука-на-советот.pdf")
+
+
 def _demo_calls(session: Session, orgs: dict[str, Organisation]) -> int:
     """An open call for expressions of interest with municipalities at every step, and a draft
     grant call with its rubric. Kumanovo has not started yet (the guided tour starts there)."""
@@ -258,12 +273,14 @@ def _demo_calls(session: Session, orgs: dict[str, Organisation]) -> int:
             coordinator_phone="+389 2 000 0000",
             services=[eois.ServiceRow(types[code], per_month, Decimal(cost), partners)
                       for code, per_month, cost, partners in rows]), eoi.version_id)
+        _council_decision(session, officer, eoi, name_en)
         eois.submit(session, officer, eoi)
         if outcome == "accepted":
             eois.decide(session, reviewer, eoi, True, "Јасно образложена потреба, обезбедено кофинансирање и одлука на Советот.")
         elif outcome == "clarification":
-            eois.request_clarification(session, reviewer, eoi, "Ве молиме приложете ја одлуката на Советот на општината "
-                                       "и појаснете го износот на кофинансирањето.", ["documents", "cofinancing_eur"],
+            eois.request_clarification(session, reviewer, eoi, "Приложената одлука на Советот е нацрт без потпис: "
+                                       "приложете ја усвоената одлука и појаснете го износот на кофинансирањето.",
+                                       ["documents", "cofinancing_eur"],
                                        now + timedelta(days=10))
         added += 1
     grant_call = calls.create_call(session, admin, calls.CallData(
@@ -360,7 +377,7 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
             opens_at=ago(170), closes_at=ago(130), allocation_eur=Decimal("450000.00"),
             grant_ceiling_eur=Decimal("320000.00"), min_cofinancing_pct=Decimal("10.00"),
             service_type_ids=[types["home_help_care"], types["personal_assistance"]], linked_call_id=pilot_eoi.id,
-            required_documents=["work_plan"]))
+            required_documents=["work_plan"], report_evidence=["timesheet"]))
         pilot.status, pilot.published_at = CallStatus.PUBLISHED, ago(170)
         calls.set_rubric(session, admin, pilot, [
             calls.CriterionData("Потреба и целна група", "Nevoja dhe grupi i synuar", "Need and target group",
@@ -506,122 +523,5 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
             cofinancing_eur=Decimal("40000.00"), positions=[apps.PositionRow("Негувателка", 12)],
             lines=[apps.LineRow("staff", "Плати на негувателки", Decimal("12"), Decimal("620.00"), 36)]), draft.version_id)
         added += 1
-    session.flush()
-    return added
-
-
-# How each pilot grant has reported. `back` counts months back from the current one (0 = this month):
-# what happened to that month's report, and how many days after the month's end it was submitted.
-REPORT_STORY = {
-    "SSIP-GA-2026-001": {  # Достоинство, Куманово: home help and care for older people, capacity 60
-        "served": lambda n: min(60, 38 + 4 * (n - 1)),
-        "staff": (12, 11), "certified": 10,
-        "hires": {"long_term_unemployed": (4, 4), "roma": (2, 2), "over_50": (3, 3)},
-        "ages": (0, 0.12, 0.43), "disability": 0.35, "hours": 28,
-        "back": {0: "draft", 1: "submitted"}, "otherwise": "accepted", "late": {5}, "days": 6,
-    },
-    "SSIP-GA-2026-002": {  # Сончев зрак, Велес: personal assistance for persons with disabilities, capacity 40
-        "served": lambda n: 22 if n == 1 else min(40, 34 + (n - 2)),
-        "staff": (16, 12), "certified": 12,
-        "hires": {"disability": (2, 1), "long_term_unemployed": (5, 4)},
-        "ages": (0.2, 0.62, 0.18), "disability": 1.0, "hours": 64,
-        "back": {0: None, 1: None, 2: None, 3: "returned"}, "otherwise": "accepted", "late": {6}, "days": 8,
-    },
-}
-EXPLANATIONS = {("SSIP-GA-2026-002", 2): "Од вториот месец ЦСР Велес упати втора група од 12 корисници, како што е "
-                "предвидено во работниот план; тимот беше зголемен уште во првиот месец."}
-RETURN_COMMENT = ("Часовите на услугата не се совпаѓаат со потпишаните листи за присуство за овој месец. "
-                  "Проверете ги и прикачете ги листите.")
-
-
-def _figures(story: dict, number: int, groups: dict[str, int], previous: int):
-    """Believable figures for month `number` that pass every rule: each breakdown adds up to the total."""
-    from portal.reports.validation import HireFigures, ReportData, ServiceFigures
-
-    served = story["served"](number)
-    female = round(served * 0.64)
-    young, adult, middle = (round(served * share) for share in story["ages"])
-    old = served - young - adult - middle
-    if old < 0:
-        middle, old = middle + old, 0
-    disabled = round(served * story["disability"])
-    left = 0 if number == 1 else (1 if number % 3 else 2)
-    continuing = min(previous - left, served) if number > 1 else 0
-    staff_total, staff_female = story["staff"]
-    hires = [HireFigures(category_id=groups[code], total=total, female=women,
-                         new_this_month=total if number == 1 else 0, continuing=0 if number == 1 else total)
-             for code, (total, women) in story["hires"].items() if code in groups]
-    return served, lambda service_type_id: ReportData(
-        services=[ServiceFigures(service_type_id=service_type_id, total=served, female=female, male=served - female,
-                                 age_0_17=young, age_18_64=adult, age_65_79=middle, age_80_plus=old,
-                                 with_disability=disabled, without_disability=served - disabled,
-                                 new_this_month=served - continuing, continuing=continuing, left_this_month=left,
-                                 service_hours=served * story["hours"])],
-        hires=hires, staff_total=staff_total, staff_female=staff_female, staff_male=staff_total - staff_female,
-        certified_caregivers=story["certified"],
-        narrative="Услугата се одвива според работниот план." if number > 1 else
-        "Прв месец: вработени и обучени негувателките, првите корисници по решение на ЦСР.")
-
-
-def _demo_reports(session: Session) -> int:
-    """Months of reports for the two signed pilot grants, through the services as they happened: most accepted,
-    one late, one submitted with an explained warning, one returned with comments, one waiting for review, one
-    missing, and this month's draft."""
-    import io
-    from datetime import datetime, time
-
-    from portal import clock
-    from portal.documents import services as documents
-    from portal.models import GrantAgreement, HardToEmployCategory, MonthlyReport
-    from portal.reports import services as reports
-
-    if session.scalar(sa.select(MonthlyReport.id).limit(1)) is not None:
-        return 0
-    groups = {g.code: g.id for g in session.scalars(sa.select(HardToEmployCategory))}
-    users = {u.email.split("@")[0]: u for u in session.scalars(sa.select(User).where(User.email.like("%@demo.example")))}
-    added = 0
-    for number_text, story in REPORT_STORY.items():
-        agreement = session.scalar(sa.select(GrantAgreement).where(GrantAgreement.number == number_text))
-        if agreement is None:
-            continue
-        provider = session.scalar(sa.select(User).where(User.organisation_id == agreement.organisation_id,
-                                                        User.email.like("%@demo.example")).order_by(User.id))
-        service_type_id = agreement.application.service_types[0].id
-        first, _last = reports.grant_months(agreement)
-        current = reports.first_of(reports.today_in_skopje())
-        previous = 0
-        months = reports.months_from(first, current)
-        for month in months:
-            number = reports.month_number(first, month)
-            back = len(months) - number
-            outcome = story["back"][back] if back in story["back"] else story["otherwise"]
-            served, data_for = _figures(story, number, groups, previous)
-            previous = served
-            if outcome is None:
-                continue  # never started: shown as missing once the due date has passed
-            start_of_next = clock.skopje_to_utc(datetime.combine(reports.next_month(month), time(10, 30)))
-            days = 14 if number in story["late"] else story["days"]
-            when = max(reports.to_utc_month_start(month), min(start_of_next + timedelta(days=days - 1),
-                                                               utcnow() - timedelta(hours=1)))
-            with _at(when):
-                report = reports.start(session, provider, agreement, month)
-                data = data_for(service_type_id)
-                data.explanation = EXPLANATIONS.get((number_text, number), "")
-                reports.save(session, provider, report, data, report.newest.edit_version)
-                added += 1
-                if outcome == "draft":
-                    continue
-                evidence = demo_pdf("Timesheet", [f"{number_text} {month:%m/%Y}", "Demo document - not a real timesheet."])
-                documents.upload(session, provider, owner=agreement.application.organisation, object_type="report",
-                                 object_id=report.id, purpose="timesheet", stream=io.BytesIO(evidence),
-                                 filename=f"листи-за-присуство-{month:%Y-%m}.pdf")
-                reports.submit(session, provider, report)
-            if outcome == "submitted":
-                continue
-            with _at(min(when + timedelta(days=3), utcnow())):
-                if outcome == "accepted":
-                    reports.accept(session, users["reviewer"], report, "")
-                else:
-                    reports.return_report(session, users["reviewer"], report, RETURN_COMMENT)
     session.flush()
     return added

@@ -11,6 +11,8 @@ from typing import Any
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,33 @@ MESSAGES = {
 }
 
 
+CONCURRENT_MESSAGE = _l(
+    "Someone else did this at the same moment, and their change was kept. "
+    "Reload the page to see the current state before you try again."
+)
+OUT_OF_RANGE_MESSAGE = _l(
+    "A value you entered is too large or not in the expected form. Check the numbers and dates and try again."
+)
+# PostgreSQL: serialization failure, deadlock, lock not available.
+LOCK_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def _is_lock_conflict(exc: sa_exc.OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code in LOCK_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+def _rollback() -> None:
+    from portal.db import db
+
+    try:
+        db.rollback()
+    except Exception:
+        log.exception("rollback failed")
+
+
 def too_large_message() -> str:
     from flask import current_app
     from flask_babel import gettext as _
@@ -132,7 +161,50 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         status = exc.code or 500
-        return render_error(status, too_large_message() if status == 413 else None)
+        response = render_error(status, too_large_message() if status == 413 else None)
+        allowed = dict(exc.get_headers()).get("Allow")
+        if allowed and len(response) == 2:  # a 405 says which methods the address takes
+            response = (*response, {"Allow": allowed})
+        return response
+
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError):
+        """Two people saved the same record from the same version: the second gets the conflict."""
+        _rollback()
+        log.info("stale save refused (409), request id %s", g.get("request_id", ""))
+        return render_error(409, Conflict.default_message)
+
+    @app.errorhandler(sa_exc.IntegrityError)
+    def _integrity(exc: sa_exc.IntegrityError):
+        """A constraint refused a write that the service's checks let through: in practice two
+        requests raced for the same row (a double click, two people at once). The database kept
+        one; the other is told so, in their language, instead of a server error."""
+        _rollback()
+        log.warning("integrity conflict (409), request id %s: %s", g.get("request_id", ""), exc.orig)
+        return render_error(409, CONCURRENT_MESSAGE)
+
+    @app.errorhandler(sa_exc.DataError)
+    def _data(exc: sa_exc.DataError):
+        _rollback()
+        log.warning("value refused by the database (422), request id %s: %s", g.get("request_id", ""), exc.orig)
+        return render_error(422, OUT_OF_RANGE_MESSAGE)
+
+    @app.errorhandler(OverflowError)
+    def _overflow(exc: OverflowError):
+        """A number or date that Python or the driver cannot represent (a window of a billion months,
+        an integer beyond 64 bits): bad input, not a fault."""
+        _rollback()
+        log.warning("value out of range (422), request id %s: %s", g.get("request_id", ""), exc)
+        return render_error(422, OUT_OF_RANGE_MESSAGE)
+
+    @app.errorhandler(sa_exc.OperationalError)
+    def _operational(exc: sa_exc.OperationalError):
+        _rollback()
+        if _is_lock_conflict(exc):
+            log.info("lock conflict (409), request id %s", g.get("request_id", ""))
+            return render_error(409, CONCURRENT_MESSAGE)
+        log.exception("database unavailable, request id %s", g.get("request_id", ""))
+        return render_error(503)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

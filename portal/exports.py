@@ -15,9 +15,22 @@ DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula gets an apostrophe; numbers (a reversal of
+    -48,300.00 included) are never text, so a sum over the column still counts them."""
     if isinstance(value, str) and value.startswith(DANGEROUS):
         return "'" + value
     return value
+
+
+def csv_value(value: Any) -> Any:
+    """One CSV field: numbers written as plain numbers (Decimal exactly, never in exponent form), text guarded."""
+    if isinstance(value, bool):
+        return safe_cell(str(value))
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (int, float)):
+        return value
+    return safe_cell(value)
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
@@ -26,7 +39,7 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
     writer = csv.writer(buffer)
     writer.writerow([safe_cell(h) for h in header])
     for row in rows:
-        writer.writerow([safe_cell(str(v) if isinstance(v, Decimal) else v) for v in row])
+        writer.writerow([csv_value(v) for v in row])
     return Response(buffer.getvalue().encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 

@@ -41,7 +41,8 @@ def safe_next(target: str | None, default_endpoint: str = "main.home") -> str:
 
 def page_arg() -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        # A page beyond the millionth is no page of any list here (and no offset a database takes).
+        return min(max(1, int(request.args.get("page", "1"))), 1_000_000)
     except ValueError:
         return 1
 

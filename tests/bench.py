@@ -150,6 +150,43 @@ def main() -> None:
         print(f"{label:<28} median {median:6.1f} ms  p95 {p95:6.1f} ms  ~{1000 / median:5.0f} req/s (one worker)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.0f} MiB")
+    _hostile_files(app)
+
+
+def _hostile_files(app) -> None:
+    """Hostile files: bulk XLSX uploads refused while they are read (issue 12) — time and memory per file."""
+    import io
+    import tracemalloc
+    import zipfile
+
+    from portal.demo import DEMO_PASSWORD
+    from tests.test_report_bulk_rules import hostile_xlsx
+
+    client = app.test_client()
+    client.post("/login", data={"email": "provider@demo.example", "password": DEMO_PASSWORD})
+    template = client.get("/reports/bulk/template.xlsx").data
+    print("hostile files (bulk XLSX through POST /reports/bulk; measured, never asserted):")
+    for label, rows, cells in (("the template, 60,000 rows × 17 cells", 60_000, 17),
+                               ("the template, 4,900 rows × 40 cells", 4_900, 40)):
+        payload = hostile_xlsx(template, rows, cells)
+        expanded = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(payload)).infolist())
+        def post(payload=payload):
+            return client.post("/reports/bulk", data={"file": (io.BytesIO(payload), "reports.xlsx")},
+                               content_type="multipart/form-data")
+
+        post()  # warm-up: the page's templates are compiled once per process
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        response = post()
+        elapsed = time.perf_counter() - started
+        tracemalloc.start()  # a second run for the memory: tracing slows Python down
+        post()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+        print(f"  {label:<40} {len(payload) / 2**20:4.1f} MiB zipped, {expanded / 2**20:5.1f} MiB expanded: "
+              f"HTTP {response.status_code} in {elapsed * 1000:5.0f} ms, peak Python allocations {peak / 2**20:.1f} MiB, "
+              f"peak RSS +{grown:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,15 @@ disaggregations, and the ledger) in a schema of its own, then measures — repor
   computing the figures; the refresh that stores them (the snapshot);
 - the snapshot's rows as raw SQL: the floor of a download; the CSV and XLSX downloads of all observations
   (time, and peak Python memory with tracemalloc, plus the process's peak RSS);
-- the monitor dashboard and the API's indicators call (median of repeated requests).
+- the monitor dashboard and the API's indicators call (median of repeated requests);
+- freshness: the data-version check every reader makes (one primary-key read) beside the scans of
+  `monthly_report` it replaced (the old fingerprint), and whether an accept at this scale refreshes the figures in
+  its own request (only when the last refresh took less than AUTO_REFRESH_MS; otherwise cron does);
+- the reviewer queue (`/reports`, by status and submission time: index `ix_monthly_report_queue`) and a page of
+  `/grants` for the ministry.
 
-BENCH_DATABASE_URL overrides postgresql+psycopg://postgres@127.0.0.1:5432/test."""
+BENCH_DATABASE_URL overrides postgresql+psycopg://postgres@127.0.0.1:5432/test; BENCH_GRANTS (default 2000) scales
+the dataset down for a quick check of this script."""
 
 from __future__ import annotations
 
@@ -81,7 +87,7 @@ def _run(url: str) -> None:
     from portal.db import db
     from portal.indicators import snapshot
     from portal.indicators.compute import PERIOD_TYPES, Filters, compute
-    from portal.models import IndicatorValue, Organisation, OrgKind, Role, User
+    from portal.models import IndicatorValue, MonthlyReport, Organisation, OrgKind, Role, User
     from portal.reference.services import load_reference_data
     from portal.stress import seed_stress
 
@@ -93,18 +99,21 @@ def _run(url: str) -> None:
         load_reference_data(db)
         db.commit()
         start = time.perf_counter()
-        counts = seed_stress(db, echo=lambda _line: None)
+        counts = seed_stress(db, grants=int(os.environ.get("BENCH_GRANTS", "2000")), echo=lambda _line: None)
         print(f"  seed-stress: {counts['grants']} grants, {counts['reports']} reports, {counts['service_lines']} service "
               f"lines, {counts['hire_lines']} hard-to-employ lines, {counts['ledger_entries']} ledger entries "
               f"in {time.perf_counter() - start:.1f} s (peak RSS so far {_rss()})")
+        ministry = db.scalar(sa.select(Organisation).where(Organisation.kind == OrgKind.MINISTRY))
         monitors = Organisation(kind=OrgKind.MONITOR, name="World Bank")
         db.add(monitors)
         db.flush()
         monitor = User(email="monitor@bench.example", full_name="Monitor", role=Role.MONITOR, organisation=monitors,
                        password_hash="-", preferred_language="en")
-        db.add(monitor)
+        reviewer = User(email="reviewer@bench.example", full_name="Reviewer", role=Role.REVIEWER, organisation=ministry or monitors,
+                        password_hash="-", preferred_language="en")
+        db.add_all([monitor, reviewer])
         db.commit()
-        user_id = monitor.get_id()
+        user_id, reviewer_id = monitor.get_id(), reviewer.get_id()
         with engine.connect() as conn:
             conn.execute(sa.text("ANALYZE"))
             conn.commit()
@@ -144,6 +153,24 @@ def _run(url: str) -> None:
         floor = statistics.median(raw)
         print(f"  the snapshot's rows as raw SQL: {len(rows)} rows, median {floor * 1000:.0f} ms (the floor of a download)")
         assert db.scalar(sa.select(sa.func.count(IndicatorValue.id))) == run.rows
+        check = []
+        for _ in range(21):
+            start = time.perf_counter()
+            assert not snapshot.ensure(db).stale
+            check.append(time.perf_counter() - start)
+        scan = []
+        for _ in range(5):  # what every reader ran before the data version: the fingerprint's scans of the reports
+            start = time.perf_counter()
+            db.execute(sa.select(sa.func.count(MonthlyReport.accepted_version), sa.func.sum(MonthlyReport.accepted_version),
+                                 sa.func.max(MonthlyReport.accepted_at),
+                                 sa.func.count(MonthlyReport.first_submitted_at))).one()
+            scan.append(time.perf_counter() - start)
+        db.rollback()
+        print(f"  freshness check per read: median {statistics.median(check) * 1000:.2f} ms (data version, one primary-key "
+              f"read) vs {statistics.median(scan) * 1000:.0f} ms for the old scan of monthly_report")
+        print(f"  an accept refreshes the figures in its own request: "
+              f"{'yes' if run.duration_ms < snapshot.AUTO_REFRESH_MS else 'no'} (last refresh {run.duration_ms} ms, "
+              f"limit {snapshot.AUTO_REFRESH_MS} ms; otherwise `flask refresh-indicators` from cron)")
 
     client = _client(app, user_id)
     csv_times = _timed(client, "/indicators/observations.csv", 5)
@@ -161,6 +188,11 @@ def _run(url: str) -> None:
     print(f"  API /api/v1/observations (500 a page): median {statistics.median(api_obs) * 1000:.0f} ms")
     live = _timed(client, "/api/v1/observations?region=1&period_type=quarter&per_page=500", 3)
     print(f"  API /api/v1/observations filtered by a region (computed live): median {statistics.median(live):.2f} s")
+    staff = _client(app, reviewer_id)
+    queue = _timed(staff, "/reports?status=submitted", 11)
+    print(f"  reviewer queue /reports (submitted, oldest first): median {statistics.median(queue) * 1000:.0f} ms")
+    grants_page = _timed(staff, "/grants?page=40", 11)
+    print(f"  /grants (page 40, {app.config['PAGE_SIZE']} a page): median {statistics.median(grants_page) * 1000:.0f} ms")
     print(f"  peak RSS of the process at the end: {_rss()}")
     # Last, as tracemalloc itself costs memory: what each download allocates in Python at its peak.
     print(f"  peak Python memory (tracemalloc): CSV {_peak(client, '/indicators/observations.csv'):.0f} MiB, "

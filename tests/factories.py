@@ -127,8 +127,9 @@ def eoi_call(session, admin, *, opens_days: int = -1, closes_days: int = 30, pub
     return call
 
 
-def filled_eoi(session, officer, call, *, submit: bool = True):
-    """An EOI with every field filled, optionally submitted, through the services."""
+def filled_eoi(session, officer, call, *, submit: bool = True, documents: bool = True):
+    """An EOI with every field filled and the call's required documents attached (unless `documents=False`),
+    optionally submitted, through the services."""
     from decimal import Decimal
 
     from portal.eois import services as eois
@@ -141,9 +142,33 @@ def filled_eoi(session, officer, call, *, submit: bool = True):
                         coordinator_name=officer.full_name, coordinator_email=officer.email, coordinator_phone="+389 31 000 000",
                         services=[eois.ServiceRow(home_care.id, 60, Decimal("120000.00"), "Здружение „Достоинство“")])
     eois.save(session, officer, eoi, data, eoi.version_id)
+    if documents:
+        attach_required_documents(session, officer, eoi)
     if submit:
         eois.submit(session, officer, eoi)
     return eoi
+
+
+def attach_required_documents(session, officer, eoi):
+    """A small PDF for every document the EOI's call requires, uploaded through the document service (to a
+    temporary directory unless the test chose a storage)."""
+    import io
+    import tempfile
+    from pathlib import Path
+
+    from flask import current_app
+
+    from portal.documents import services as documents
+    from tests import files
+
+    present = {d.purpose for d in documents.documents_for(session, "eoi", eoi.id)}
+    config = current_app.config
+    if config.get("STORAGE_BACKEND") == "local" and not str(config["UPLOAD_DIR"]).startswith(tempfile.gettempdir()):
+        use_local_storage(current_app, Path(tempfile.mkdtemp(prefix="portal-test-")))
+    for purpose in eoi.call.required_documents or []:
+        if purpose not in present:
+            documents.upload(session, officer, owner=eoi.organisation, object_type="eoi", object_id=eoi.id,
+                             purpose=purpose, stream=io.BytesIO(files.PDF), filename=f"{purpose}.pdf")
 
 
 # Provider grant applications ------------------------------------------------------------------------
@@ -333,14 +358,26 @@ def report_data(session, agreement, *, served: int = 30, staff: int = 8, hires=N
     return data
 
 
+def _explain_continuity(session, agreement, month, data) -> None:
+    """The figures of `report_data` count everyone as new each month; after an accepted month the continuity rule
+    asks why, so such a report carries an explanation (tests of the rule give their own figures)."""
+    from portal.reports import services as reports
+
+    context = reports.submission_context(session, agreement, month)
+    if context.previous_lines is not None and not data.explanation:
+        data.explanation = "Тест: секој месец нови корисници."
+
+
 def report(session, provider_user, agreement, month, *, submit: bool = True, accept_by=None, data=None, **figures):
     """A monthly report started, saved with `data` (default `report_data(**figures)`), submitted unless
     `submit=False`, and accepted by `accept_by` when given — all through the services."""
     from portal.reports import services as reports
 
     report_ = reports.start(session, provider_user, agreement, month)
-    reports.save(session, provider_user, report_, data or report_data(session, agreement, **figures),
-                 report_.newest.edit_version)
+    if data is None:
+        data = report_data(session, agreement, **figures)
+        _explain_continuity(session, agreement, month, data)
+    reports.save(session, provider_user, report_, data, report_.newest.edit_version)
     if submit:
         reports.submit(session, provider_user, report_)
     if accept_by is not None:

@@ -40,3 +40,25 @@ def many_entries(n: int = 1500) -> bytes:
     entries = {"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"}
     entries.update({f"word/media/part{i}.xml": b"x" for i in range(n)})
     return _zip(entries)
+
+
+def lying_directory(real_mb: int = 200, claimed: int = 100) -> bytes:
+    """A DOCX whose zip directory (local header and central directory) says its document part expands
+    to `claimed` bytes while its deflated data really expands to `real_mb` MB."""
+    import struct
+
+    raw = bytearray(_zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"\0" * (real_mb * 1024 * 1024)}))
+    target = b"word/document.xml"
+    offset = 0
+    while (offset := raw.find(b"PK\x03\x04", offset)) != -1:  # local headers: sizes at +18/+22, name at +30
+        name_len = struct.unpack_from("<H", raw, offset + 26)[0]
+        if raw[offset + 30:offset + 30 + name_len] == target:
+            struct.pack_into("<I", raw, offset + 22, claimed)
+        offset += 4
+    offset = 0
+    while (offset := raw.find(b"PK\x01\x02", offset)) != -1:  # central directory: size at +24, name at +46
+        name_len = struct.unpack_from("<H", raw, offset + 28)[0]
+        if raw[offset + 46:offset + 46 + name_len] == target:
+            struct.pack_into("<I", raw, offset + 24, claimed)
+        offset += 4
+    return bytes(raw)

@@ -81,6 +81,17 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("auth.account", "GET"): Row("GET", lambda w, r, s, sc: "/account", {"any": expect(200)}),
     ("auth.change_password", "GET"): Row("GET", lambda w, r, s, sc: "/account/password", {"any": expect(200)}),
     ("auth.change_password", "POST"): Row("POST", lambda w, r, s, sc: "/account/password", {"any": expect(200)}),
+    # Multi-factor sign-in: the code page and "cancel" only serve a sign-in half-way through (none here:
+    # everyone is sent on); enrolment and the account page for every signed-in user. New recovery codes
+    # need a second factor first (409 for users without one).
+    ("mfa.verify", "GET"): Row("GET", lambda w, r, s, sc: "/login/code", {"any": expect(302)}),
+    ("mfa.verify", "POST"): Row("POST", lambda w, r, s, sc: "/login/code", {"any": expect(302)}),
+    ("mfa.cancel", "POST"): Row("POST", lambda w, r, s, sc: "/login/code/cancel", {"any": expect(302)}),
+    ("mfa.setup", "GET"): Row("GET", lambda w, r, s, sc: "/account/two-factor/setup", {"any": expect(200)}),
+    ("mfa.setup", "POST"): Row("POST", lambda w, r, s, sc: "/account/two-factor/setup", {"any": expect(200)}),
+    ("mfa.account", "GET"): Row("GET", lambda w, r, s, sc: "/account/two-factor", {"any": expect(200)}),
+    ("mfa.recovery_codes", "POST"): Row("POST", lambda w, r, s, sc: "/account/two-factor/recovery-codes",
+                                        {"any": expect(409)}),
     # Organisations: own organisation vs another provider.
     ("organisations.mine", "GET"): Row("GET", lambda w, r, s, sc: "/organisations/mine", {"any": expect(302)}),
     ("organisations.detail", "GET"): Row(
@@ -120,8 +131,9 @@ MATRIX: dict[tuple[str, str], Row] = {
                                            {"any": only({"admin"}, 200)}),
     ("calls_admin.edit_rubric", "GET"): Row("GET", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/rubric",
                                             {"any": only({"admin"}, 200)}),
+    # An empty form carries no version: refused as a stale save (409), nothing written.
     ("calls_admin.edit_rubric", "POST"): Row("POST", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/rubric",
-                                             {"any": only({"admin"}, 302)}),
+                                             {"any": only({"admin"}, 409)}),
     ("calls_admin.change_status", "GET"): Row("GET", lambda w, r, s, sc: f"/admin/calls/{w.call.id}/status/closed",
                                               {"any": only({"admin"}, 200)}),
     # Closing a call before its deadline is refused (409).
@@ -149,7 +161,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("eois.upload_document", "POST"): Row("POST", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/documents",
                                           {"own": only({"municipality"}, 409), "foreign": only(set(), 200)}),
     ("eois.message", "POST"): Row("POST", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/messages",
-                                  {"own": only(MINISTRY | {"municipality"}, 302), "foreign": only(set(), 200)}),
+                                  {"own": only({"admin", "reviewer", "municipality"}, 302), "foreign": only(set(), 200)}),
     ("eois.screening", "GET"): Row("GET", lambda w, r, s, sc: f"/review/calls/{w.call.id}/eois",
                                    {"any": only({"admin", "reviewer"}, 200)}),
     ("eois.clarify", "GET"): Row("GET", lambda w, r, s, sc: f"/eois/{w.eoi[sc].id}/clarify",
@@ -338,6 +350,13 @@ MATRIX: dict[tuple[str, str], Row] = {
         {"own": only({"admin"}, 200), "foreign": only({"admin"}, 200)}),
     ("admin.deactivate_user", "POST"): Row(
         "POST", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}/deactivate",
+        {"own": only({"admin"}, 200), "foreign": only({"admin"}, 200)}),
+    # Resetting a second factor: a confirmation page; an empty form is shown again (the reason is required).
+    ("admin.reset_mfa", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}/two-factor-reset",
+        {"own": only({"admin"}, 200), "foreign": only({"admin"}, 200)}),
+    ("admin.reset_mfa", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}/two-factor-reset",
         {"own": only({"admin"}, 200), "foreign": only({"admin"}, 200)}),
     ("admin.reactivate_user", "POST"): Row(
         "POST", lambda w, r, s, sc: f"/admin/users/{(_own_user(w, r) if sc == 'own' else w.users['provider_b']).id}/reactivate",

@@ -8,17 +8,26 @@ import importlib.util
 import json
 import os
 import re
+from decimal import Decimal
 
 import pytest
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
+    allow_header_conformance,
     content_type_conformance,
+    ensure_resource_availability,
+    ignored_auth,
+    missing_required_header,
+    negative_data_rejection,
     not_a_server_error,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
+    use_after_free,
 )
 
 from portal.api import tokens
@@ -89,9 +98,26 @@ def test_pages_etags_and_errors(app, session, world, monkeypatch):
                        headers={**bearer, "If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
     for query, field in (("per_page=0", "per_page"), ("from=2025-13", "from"), ("period_type=week", "period_type"),
-                         ("region=abc", "region"), ("color=blue", "color"), ("from=2025-06&to=2025-01", "from")):
+                         ("region=abc", "region"), ("color=blue", "color"), ("to=", "to"), ("service_type=", "service_type"),
+                         ("indicator=" + "B" * 200, "indicator"), ("from=4987-41", "from")):
         response = client.get(f"/api/v1/observations?{query}", headers=bearer)
         assert response.status_code == 400 and field in response.json["error"]["details"], query
+    # A range that ends before it starts selects no month: an empty page, as documented.
+    empty = client.get("/api/v1/observations?from=2025-06&to=2025-01", headers=bearer)
+    assert empty.status_code == 200 and empty.json["data"] == [] and empty.json["total"] == 0
+    # Errors in the language the client asks for; otherwise the token holder's (the monitor reads English).
+    asked = {"sq": "Disa parametra", "mk": "Некои параметри", "en": "Some parameters"}
+    for lang, start in asked.items():
+        answer = client.get("/api/v1/observations?to=", headers={**bearer, "Accept-Language": lang}).json
+        assert answer["error"]["message"].startswith(start), (lang, answer)
+    world.users["monitor"].preferred_language = "en"
+    session.commit()
+    assert client.get("/api/v1/observations?to=", headers=bearer).json["error"]["message"].startswith("Some parameters")
+    # A method the address does not take: 405 that says which ones it does.
+    refused = client.post("/api/v1/indicators", headers=bearer)
+    assert refused.status_code == 405 and "GET" in refused.headers["Allow"]
+    assert client.get("/api/v1/openapi.json").json["components"]["securitySchemes"]["session"]["name"] == \
+        app.config["SESSION_COOKIE_NAME"]
     grants = client.get("/api/v1/grants", headers=bearer).json["data"]
     assert {g["number"] for g in grants} >= {"IND-1", "IND-2"}
     assert next(g for g in grants if g["number"] == "IND-1")["reports_accepted_through_month"] == 2
@@ -120,7 +146,8 @@ def test_the_api_does_what_its_openapi_document_says(app, session, world, monkey
     assert {op.label for op in operations} >= {"GET /api/v1/indicators", "GET /api/v1/observations", "GET /api/v1/grants",
                                                "GET /api/v1/finance", "GET /api/v1/iati-activity.xml"}
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-              response_schema_conformance]
+              response_schema_conformance, negative_data_rejection, positive_data_acceptance, missing_required_header,
+              unsupported_method, allow_header_conformance, ignored_auth, use_after_free, ensure_resource_availability]
     for operation in operations:
         @given(case=operation.as_strategy())
         @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
@@ -151,16 +178,116 @@ def test_the_iati_file_validates_against_the_iati_2_03_schema(app, client, sessi
     validator = _iati_schema()
     assert validator.validate(document), "\n".join(str(e) for e in validator.error_log)
     assert document.get("version") == "2.03"
+    assert iati_ruleset_errors(document) == []
+    assert iati_codelist_errors(document) == []
     types = [t.get("code") for t in document.iter("transaction-type")]
     assert types.count("2") == 2 and types.count("3") == 1  # two commitments, the advance paid
-    values = sorted(v.text for v in document.iter("value"))
-    assert values == ["12000.00", "40000.00", "40000.00"]
-    assert len(list(document.iter("result"))) == 2 and len(list(document.iter("indicator"))) >= 10
-    actual_2025 = [p for p in document.iter("period") if p.find("period-start").get("iso-date") == "2025-01-01"]
-    assert any(p.find("actual") is not None for p in actual_2025)
+    transactions = sorted(v.findtext("value") for v in document.iter("transaction"))
+    assert transactions == ["12000.00", "40000.00", "40000.00"]
+    assert len(list(document.iter("result"))) == 2
+    activity = document.find("iati-activity")
+    # The ministry publishes; the World Bank funds; the loan and the project are other identifiers.
+    reporting = activity.find("reporting-org")
+    assert reporting.get("type") == "10" and reporting.get("ref") != "44000"
+    assert activity.findtext("iati-identifier").startswith(reporting.get("ref") + "-")
+    assert [(p.get("role"), p.get("ref")) for p in activity.iter("participating-org")][0] == ("1", "44000")
+    assert {o.get("ref") for o in activity.iter("other-identifier")} == {"P162246", "IBRD-8902-MK"}
+    assert activity.find("default-flow-type").get("code") == "20"  # OOF, not ODA, for an IBRD loan
+    assert activity.find("default-finance-type").get("code") == "110"
+    # Receivers typed from their legal form, with their tax number under the registration prefix.
+    receivers = {r.get("ref"): r.get("type") for r in activity.iter("receiver-org")}
+    for provider in (world.orgs["provider"], world.orgs["provider_b"]):
+        expected = {"association": "22", "company": "72"}.get(provider.legal_form.value, "90")
+        assert receivers[f"MK-CRN-{provider.tax_number}"] == expected
+    # Cyrillic names are tagged Macedonian; English ones carry no tag.
+    for narrative in activity.iter("narrative"):
+        lang = narrative.get("{http://www.w3.org/XML/1998/namespace}lang")
+        if re.search(r"[\u0400-\u04FF]", narrative.text or ""):
+            assert lang == "mk", narrative.text
+    # Budgets per year and planned disbursements from the tranche plans (the unpaid ones).
+    budgets = {b.find("period-start").get("iso-date")[:4]: b.findtext("value") for b in activity.iter("budget")}
+    assert sum(Decimal(v) for v in budgets.values()) == Decimal("80000.00")
+    planned = sorted(p.findtext("value") for p in activity.iter("planned-disbursement"))
+    assert sum(Decimal(v) for v in planned) == Decimal("68000.00")  # 80,000 planned, the 12,000 advance paid
+    dates = {d.get("type"): d.get("iso-date") for d in activity.iter("activity-date")}
+    assert dates["1"] == "2025-01-01" and dates["2"] == "2024-12-12" and "3" in dates
+    # Only results: timeliness and money rates stay out unless the catalogue says so.
+    titles = [i.findtext("title/narrative") for i in activity.iter("indicator")]
+    assert titles and not any("on time" in t.lower() or "committed" in t.lower() for t in titles)
+    assert any(p.find("actual") is not None for p in activity.iter("period")
+               if p.find("period-start").get("iso-date") == "2025-01-01")
+    assert activity.get("last-updated-datetime")  # when the figures were computed
     broken = etree.fromstring(response.data)
     broken.find("iati-activity").remove(broken.find("iati-activity/iati-identifier"))
     assert not validator.validate(broken)  # the schema check can fail
+    wrong = etree.fromstring(response.data)
+    wrong.find("iati-activity/recipient-country").set("percentage", "60")
+    wrong.find("iati-activity/default-flow-type").set("code", "99")
+    assert iati_ruleset_errors(wrong) and iati_codelist_errors(wrong)  # and so can the rules
+
+
+def _iati_resources() -> str:
+    spec = importlib.util.find_spec("iati")
+    return os.path.join(os.path.dirname(spec.origin), "resources", "standard", "2-03")
+
+
+def iati_ruleset_errors(document) -> list[str]:
+    """The IATI Standard's activity ruleset (standard_ruleset.json, shipped in pyIATI), evaluated here:
+    atleast_one, date_order, regex_matches, sum, no_more_than_one."""
+    import json
+    from datetime import date as date_type
+
+    rules = json.load(open(os.path.join(_iati_resources(), "rulesets", "standard_ruleset.json")))
+    errors = []
+    today = date_type.today().isoformat()
+    for context, checks in rules.items():
+        if "iati-organisation" in context:
+            continue
+        for element in document.xpath(context):
+            for rule, spec in checks.items():
+                for case in spec["cases"]:
+                    found = {p: element.xpath(p) for p in case.get("paths", [])}
+                    if rule == "atleast_one" and not any(found.values()):
+                        errors.append(f"{context}: none of {case['paths']}")
+                    elif rule == "no_more_than_one" and sum(bool(v) for v in found.values()) > 1:
+                        errors.append(f"{context}: more than one of {case['paths']}")
+                    elif rule == "regex_matches":
+                        errors += [f"{context}: {v!r} ~ {case['regex']}" for values in found.values() for v in values
+                                   if not re.fullmatch(case["regex"], str(v))]
+                    elif rule == "sum" and any(found.values()):
+                        total = sum(Decimal(str(v)) for values in found.values() for v in values)
+                        if total != Decimal(str(case["sum"])):
+                            errors.append(f"{context}: {case['paths']} add up to {total}, not {case['sum']}")
+                    elif rule == "date_order":
+                        less = element.xpath(case["less"]) if case["less"] != "NOW" else [today]
+                        more = element.xpath(case["more"]) if case["more"] != "NOW" else [today]
+                        if less and more and str(less[0])[:10] > str(more[0])[:10]:
+                            errors.append(f"{context}: {case['less']} {less[0]} after {case['more']} {more[0]}")
+    return errors
+
+
+def iati_codelist_errors(document) -> list[str]:
+    """Codes of the file's closed code lists against the IATI 2.03 code lists."""
+    from lxml import etree
+
+    def codes(name):
+        tree = etree.parse(os.path.join(_iati_resources(), "codelists", f"{name}.xml"))
+        return {c.text for c in tree.iter("code")}
+
+    checks = {"//reporting-org/@type": "OrganisationType", "//participating-org/@type": "OrganisationType",
+              "//participating-org/@role": "OrganisationRole", "//receiver-org/@type": "OrganisationType",
+              "//default-flow-type/@code": "FlowType", "//default-finance-type/@code": "FinanceType",
+              "//finance-type/@code": "FinanceType", "//default-aid-type/@code": "AidType",
+              "//activity-date/@type": "ActivityDateType", "//activity-status/@code": "ActivityStatus",
+              "//other-identifier/@type": "OtherIdentifierType", "//budget/@status": "BudgetStatus",
+              "//budget/@type": "BudgetType", "//transaction-type/@code": "TransactionType",
+              "//indicator/@measure": "IndicatorMeasure", "//result/@type": "ResultType",
+              "//@xml:lang": "Language"}
+    errors = []
+    for path, codelist in checks.items():
+        allowed = codes(codelist)
+        errors += [f"{path}={v}" for v in document.xpath(path) if str(v) not in allowed]
+    return errors
 
 
 @pytest.mark.parametrize("path", ["/api/v1/grants", "/api/v1/observations?period_type=quarter", "/api/v1/indicators",

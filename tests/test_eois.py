@@ -81,7 +81,7 @@ def test_a_form_open_when_the_deadline_passed_keeps_the_draft(app, client, world
     form = {"version_id": str(eoi.version_id), "needs_assessment": "Нова, подолга проценка на потребите.",
             "target_groups": "Стари лица", "people_in_need": "420", "cofinancing_eur": "15000.00", "cofinancing_pct": "10",
             "coordinator_name": "Драган", "coordinator_email": "d@test.example", "services-0-service_type_id": str(
-                call.service_types[0].id), "services-0-beneficiaries_per_month": "60", "services-0-annual_cost_eur": "1000",
+                call.service_types[0].id), "services-0-beneficiaries_per_month": "60", "services-0-annual_cost_eur": "150000",
             "submit": "1"}
     response = client.post(f"/eois/{eoi.id}", data=form)
     assert response.status_code == 409
@@ -175,7 +175,8 @@ def test_clarification_reopens_only_the_fields_asked_until_the_date(world, sessi
     eois.save(session, officer, eoi, data, eoi.version_id)
     assert eoi.cofinancing_eur == Decimal("30000.00")
     assert eoi.needs_assessment.startswith("Многу")  # not reopened: unchanged
-    assert eoi.cofinancing_pct == Decimal("10.00") and len(eoi.services) == 1
+    # The share follows the amount (30,000 of the services' 120,000), whatever was typed for it.
+    assert eoi.cofinancing_pct == Decimal("25.00") and len(eoi.services) == 1
     eois.submit(session, officer, eoi)
     assert eoi.status == EoiStatus.SUBMITTED and eoi.reopened_fields == []
     assert [s.number for s in eoi.submissions] == [1, 2]

@@ -82,8 +82,9 @@ def test_the_xlsx_has_the_isr_sheet_the_disaggregations_finance_and_definitions(
                     assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r")), (sheet.title, cell.value)
     values = [cell.value for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row]
     assert any(isinstance(v, str) and v.startswith("'=") for v in values)
-    finance = dict(list(workbook["Finance summary"].iter_rows(values_only=True))[1:])
-    assert finance["Committed"] == 80000 and finance["Disbursed"] == 12000
+    finance = {row[0]: row[1:] for row in list(workbook["Finance summary"].iter_rows(values_only=True))[1:]}
+    assert finance["Committed"][0] == 80000 and finance["Disbursed"][0] == 12000
+    assert finance["Uncommitted"][1].startswith("Uncommitted: envelope − committed")  # each total with its definition
 
 
 def test_a_bad_filter_is_explained_not_a_500(app, client, world):

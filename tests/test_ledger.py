@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal import clock
 from portal.applications import review
-from portal.errors import InvalidTransition, NotAllowed, ValidationFailed
+from portal.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from portal.grants import ledger
 from portal.grants import services as grants
 from portal.grants.services import Terms, TrancheRow
@@ -104,11 +104,11 @@ def test_amendments_are_versions_and_pass_the_same_checks(session, award):
     award.call.allocation_eur = Decimal("80000.00")
     with pytest.raises(ValidationFailed):  # +5,000 would pass the call's allocation
         grants.amend(session, award.users["finance"], agreement,
-                     terms(committed="83000.00", tranches=(("35000.00", 0), ("48000.00", 3))), "Повеќе корисници")
+                     terms(committed="83000.00", tranches=(("35000.00", 0), ("48000.00", 3))), "Повеќе корисници", expected_version=1)
     grants.amend(session, award.users["finance"], agreement,
-                 terms(committed="80000.00", tranches=(("32000.00", 0), ("48000.00", 3))), "Повеќе корисници")
+                 terms(committed="80000.00", tranches=(("32000.00", 0), ("48000.00", 3))), "Повеќе корисници", expected_version=1)
     grants.amend(session, award.users["finance"], agreement,
-                 terms(committed="70000.00", tranches=(("22000.00", 0), ("48000.00", 3))), "Помалку корисници")
+                 terms(committed="70000.00", tranches=(("22000.00", 0), ("48000.00", 3))), "Помалку корисници", expected_version=2)
     session.refresh(agreement)
     assert [(v.version, v.committed_eur) for v in agreement.versions] == [
         (1, Decimal("78000.00")), (2, Decimal("80000.00")), (3, Decimal("70000.00"))]
@@ -117,7 +117,42 @@ def test_amendments_are_versions_and_pass_the_same_checks(session, award):
     assert amounts == [Decimal("78000.00"), Decimal("2000.00"), Decimal("-10000.00")]
     assert ledger.committed_to(session, agreement.id) == Decimal("70000.00")
     with pytest.raises(ValidationFailed):
-        grants.amend(session, award.users["finance"], agreement, terms(), " ")
+        grants.amend(session, award.users["finance"], agreement, terms(), " ", expected_version=3)
+
+
+def test_an_amendment_from_an_old_version_is_refused_and_names_the_other_change(session, award):
+    """Two finance officers open the amendment form at version 1; the first saves, the second's save is
+    refused (no second version, no ledger entry booked against the wrong base)."""
+    agreement = sign(session, award)
+    grants.amend(session, award.users["finance"], agreement,
+                 terms(committed="77000.00", tranches=(("29000.00", 0), ("48000.00", 3))), "Помалку", expected_version=1)
+    with pytest.raises(Conflict) as caught:
+        grants.amend(session, award.users["finance"], agreement,
+                     terms(committed="80000.00", tranches=(("32000.00", 0), ("48000.00", 3))), "Повеќе", expected_version=1)
+    assert "77000.00" in str(caught.value.message) and "Помалку" in str(caught.value.message)
+    with pytest.raises(Conflict):  # a form without a version is refused too
+        grants.amend(session, award.users["finance"], agreement, terms(committed="77000.00"), "x")
+    amounts = session.scalars(sa.select(LedgerEntry.amount_eur).where(LedgerEntry.agreement_id == agreement.id)
+                              .order_by(LedgerEntry.id)).all()
+    assert amounts == [Decimal("78000.00"), Decimal("-1000.00")]
+    session.refresh(agreement)
+    assert [v.version for v in agreement.versions] == [1, 2]
+
+
+def test_a_tranche_decision_from_a_stale_page_is_refused(session, award):
+    """The approver's page showed version N; an amendment or another click moved the tranche since:
+    the approval is refused and names the tranche's state now, instead of approving another amount."""
+    agreement = sign(session, award)
+    advance = agreement.tranches[0]
+    finance, admin = award.users["finance"], award.users["admin"]
+    shown = advance.version_id
+    grants.request_release(session, finance, advance, expected_version=shown)
+    with pytest.raises(Conflict) as caught:
+        grants.approve_release(session, admin, advance, expected_version=shown)
+    assert "30000.00" in str(caught.value.message)
+    assert advance.status == TrancheStatus.REQUESTED
+    grants.approve_release(session, admin, advance, expected_version=advance.version_id)
+    assert advance.status == TrancheStatus.APPROVED
 
 
 # Tranches: four eyes and conditions ----------------------------------------------------------------------
@@ -309,7 +344,7 @@ def _agreements(app, session, world, call, count: int) -> None:
 
 
 @pytest.mark.parametrize(("role", "path", "expected"), [
-    ("finance", "/grants", 5), ("monitor", "/envelope", 13), ("finance", "/envelope/ifr.xlsx", 7),
+    ("finance", "/grants", 6), ("monitor", "/envelope", 11), ("finance", "/envelope/ifr.xlsx", 7),
     ("finance", "/envelope/ledger.xlsx", 2),
 ])
 def test_money_pages_do_not_grow_with_agreements(app, client, world, session, role, path, expected):

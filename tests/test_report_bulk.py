@@ -52,19 +52,21 @@ def template_for(app, session, user) -> bytes:
         return bulk.template(session, user)
 
 
-def filled(content: bytes, *, rows=None, mutate=None) -> bytes:
-    """The template with good figures in every row (or in the first `rows` months only), then `mutate(workbook)`."""
+def filled(content: bytes, *, rows=None, mutate=None, current: bool = False) -> bytes:
+    """The template with good figures in every row of the months that have ended (or in the first `rows` months
+    only; the current month too with `current`), then `mutate(workbook)`. Other rows stay as pre-filled."""
     workbook = load_workbook(io.BytesIO(content))
     keep = None
     if rows is not None:
         keep = {(r[0].value, r[1].value) for r in list(workbook["staff"].iter_rows(min_row=2))[:rows]}
+    this_month = factories.months_ago(0).strftime("%Y-%m")
     for name, values in (("beneficiaries", GOOD_BENEFICIARIES), ("staff", GOOD_STAFF), ("hard_to_employ", None)):
         sheet = workbook[name]
         cols = columns(sheet)
         for row in list(sheet.iter_rows(min_row=2)):
             if keep is not None and (row[0].value, row[1].value) not in keep:
-                for cell in row:
-                    cell.value = None
+                continue
+            if row[1].value == this_month and not current:
                 continue
             if name == "hard_to_employ":
                 if row[2].value == "roma":
@@ -112,9 +114,10 @@ def test_a_valid_file_is_imported_and_submitted(app, session, two_grants):
     provider = two_grants.users["provider"]
     outcome = upload(app, session, provider, filled(template_for(app, session, provider)))
     assert outcome.ok, outcome.problems
-    assert len(outcome.imported) == 6  # four months of the first grant, two of the second
+    assert len(outcome.imported) == 4  # the three ended months of the first grant, one of the second
+    assert outcome.skipped == 2  # the current months, left as pre-filled
     statuses = session.execute(sa.select(MonthlyReport.status, sa.func.count()).group_by(MonthlyReport.status)).all()
-    assert statuses == [(ReportStatus.SUBMITTED, 6)]
+    assert statuses == [(ReportStatus.SUBMITTED, 4)]
     report = session.scalar(sa.select(MonthlyReport).order_by(MonthlyReport.id))
     assert report.newest.hard_to_employ == 2 and report.newest.staff_total == 5
 
@@ -129,7 +132,17 @@ def test_a_valid_file_can_be_saved_as_drafts_and_imported_again(app, session, tw
     again = template_for(app, session, provider)
     staff = load_workbook(io.BytesIO(again))["staff"]
     assert staff.cell(row=2, column=columns(staff)["staff_total"]).value == 5
-    assert upload(app, session, provider, filled(again, rows=2), submit=True).ok
+    # The same figures again are the pre-fill: nothing to import, until the submit cells say yes.
+    outcome = upload(app, session, provider, filled(again, rows=2), submit=True)
+    assert not outcome.ok and "Nothing to import" in outcome.problems[0].message and outcome.skipped == 6
+
+    def say_yes(wb):
+        for row in (2, 3):
+            _cell(wb, "staff", row, "submit", "да")
+
+    outcome = upload(app, session, provider, filled(again, rows=2, mutate=say_yes), submit=False)
+    assert outcome.ok, problems(outcome)
+    assert [i.submitted for i in outcome.imported] == [True, True] and outcome.skipped == 4
     assert report_count(session) == 2 and {r.status for r in session.scalars(sa.select(MonthlyReport))} == {
         ReportStatus.SUBMITTED}
 
@@ -236,4 +249,4 @@ def test_the_upload_page_lists_the_problems(app, client, session, two_grants):
     response = client.post("/reports/bulk", data={"file": (io.BytesIO(good), "reports.xlsx"), "submit_reports": "y"},
                            content_type="multipart/form-data")
     assert response.status_code == 200 and "GA-A2" in response.get_data(as_text=True)
-    assert report_count(session) == 6
+    assert report_count(session) == 4

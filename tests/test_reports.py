@@ -151,7 +151,8 @@ def test_the_change_warning_compares_with_the_accepted_month_before(session, gra
     assert second.newest.staff_total == 8  # staff carried over from the accepted month, all continuing
     reports.save(session, provider, second, factories.report_data(session, grant.grant, served=31),
                  second.newest.edit_version)
-    assert [w.code for w in reports.check_submission(session, second).warnings] == ["change_beneficiaries"]
+    # 31 new, none continuing of last month's 20 (none left): the continuity warning too.
+    assert [w.code for w in reports.check_submission(session, second).warnings] == ["change_beneficiaries", "continuity"]
 
 
 # Review ------------------------------------------------------------------------------------------------
@@ -174,8 +175,11 @@ def test_the_ministry_accepts_a_submitted_report_and_it_counts(session, grant, c
     assert f"{grant.grant.number}/{grant.month:%Y-%m}" in subject
 
 
-def test_a_returned_report_is_revised_as_a_new_version_and_the_history_shows_what_changed(session, grant, ctx):
+def test_a_returned_report_is_revised_as_a_new_version_and_the_history_shows_what_changed(session, grant, ctx, monkeypatch):
     provider, reviewer = grant.users["provider"], grant.users["reviewer"]
+    first_time = clock.now().replace(microsecond=0)
+    second_time = first_time + timedelta(days=2, hours=3)
+    monkeypatch.setattr(clock, "now", lambda: first_time)
     report = factories.report(session, provider, grant.grant, grant.month, served=30)
     with pytest.raises(ValidationFailed):
         reports.return_report(session, reviewer, report, "  ")
@@ -191,10 +195,13 @@ def test_a_returned_report_is_revised_as_a_new_version_and_the_history_shows_wha
     data = factories.report_data(session, grant.grant, served=30)
     data.services[0].service_hours = 540
     reports.save(session, provider, report, data, second.edit_version)
+    monkeypatch.setattr(clock, "now", lambda: second_time)
     reports.submit(session, provider, report)
     reports.accept(session, reviewer, report)
     assert [v.status for v in report.versions] == [VersionStatus.RETURNED, VersionStatus.ACCEPTED]
-    assert report.first_submitted_at < report.last_submitted_at or report.first_submitted_at == report.last_submitted_at
+    # The first submission stays the first (it decides "on time"); the last is the revision's.
+    assert (report.first_submitted_at, report.last_submitted_at) == (first_time, second_time)
+    assert [v.submitted_at for v in report.versions] == [first_time, second_time]
     history = reports.history(session, report)
     assert [v.version for v, _changes in history] == [2, 1]
     changes = history[0][1]
@@ -279,6 +286,22 @@ def test_on_time_is_decided_at_the_first_submission(session, grant, monkeypatch,
     reports.accept(session, reviewer, report)
     programme.report_due_day = 1  # a later, stricter setting does not rewrite history
     assert reports.timeliness_of(programme, report, grant.month, clock.now()) == Timeliness.ON_TIME
+
+
+def test_the_exact_due_instant_is_late_and_a_microsecond_before_is_on_time(session, grant, monkeypatch, ctx):
+    """The boundary through the service (submit records `submitted_on_time`), not only the pure function."""
+    provider = grant.users["provider"]
+    programme = reports.get_programme(session)
+    first, second = grant.month, grants.add_months(grant.month, 1)
+    due_first, due_second = reports.deadline(programme, first), reports.deadline(programme, second)
+    monkeypatch.setattr(clock, "now", lambda: due_first - timedelta(microseconds=1))
+    before = factories.report(session, provider, grant.grant, first)
+    monkeypatch.setattr(clock, "now", lambda: due_second)
+    exactly = factories.report(session, provider, grant.grant, second)
+    assert (before.submitted_on_time, exactly.submitted_on_time) == (True, False)
+    assert (before.first_submitted_at, exactly.first_submitted_at) == (due_first - timedelta(microseconds=1), due_second)
+    assert reports.timeliness_of(programme, before, first, due_second) == Timeliness.ON_TIME
+    assert reports.timeliness_of(programme, exactly, second, due_second) == Timeliness.LATE
 
 
 def test_month_rows_flag_late_and_missing_reports(session, grant, monkeypatch, ctx):

@@ -6,10 +6,11 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask_login import AnonymousUserMixin
 
 from config import ProductionConfig, TestingConfig
 from portal import create_app
-from portal.models import AuditEvent, Organisation, OrgKind, OrgStatus, Role, User
+from portal.models import AuditEvent, Organisation, OrgStatus, Role, User
 from tests.conftest import login
 
 
@@ -186,7 +187,13 @@ def test_pending_provider_cannot_submit(world, session):
     org.status = OrgStatus.VERIFIED
     assert access.can_submit_for_organisation(world.users["provider"], org)
     assert not access.can_submit_for_organisation(world.users["provider_b"], org)
-    assert org.kind == OrgKind.PROVIDER
+    # Only "verified" opens submission: a rejected organisation is as closed as a pending one, and nobody
+    # signed out submits for anyone.
+    org.status = OrgStatus.REJECTED
+    assert not access.can_submit_for_organisation(world.users["provider"], org)
+    org.status = OrgStatus.VERIFIED
+    assert not access.can_submit_for_organisation(AnonymousUserMixin(), org)
+    assert not access.can_submit_for_organisation(None, org)
 
 
 def test_every_audit_row_has_a_request_id(client, world, session):

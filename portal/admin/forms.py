@@ -46,7 +46,7 @@ class NewOrganisationForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
     municipality_id = SelectField(_l("Local government"), coerce=int, validators=[Optional()], validate_choice=False,
                                   description=_l("Only for municipalities."))
-    tax_number = StringField(_l("Tax number (ЕДБ)"), validators=[Optional(), Length(max=20)],
+    tax_number = StringField(_l("Tax number (EDB)"), validators=[Optional(), Length(max=20)],
                              description=_l("Only for service providers."))
     legal_form = SelectField(_l("Legal form"), choices=legal_form_choices, validators=[Optional()])
     submit = SubmitField(_l("Create organisation"))
@@ -75,5 +75,13 @@ class AuditFilterForm(FlaskForm):
     actor = StringField(_l("Who (email)"), validators=[Optional(), Length(max=254)])
     object_type = StringField(_l("Object type"), validators=[Optional(), Length(max=64)])
     object_id = StringField(_l("Object id"), validators=[Optional(), Length(max=64)])
-    date_from = StringField(_l("From (date)"), validators=[Optional()], description="YYYY-MM-DD")
-    date_to = StringField(_l("To (date)"), validators=[Optional()], description="YYYY-MM-DD")
+    date_from = StringField(_l("From (date)"), validators=[Optional()], description=_l("YYYY-MM-DD"))
+    date_to = StringField(_l("To (date)"), validators=[Optional()], description=_l("YYYY-MM-DD"))
+
+
+class ResetMfaForm(FlaskForm):
+    reason = TextAreaField(_l("How you confirmed who asked, and why"),
+                           validators=[DataRequired(REQUIRED), Length(max=1000)],
+                           description=_l("For example: called back on the number in the staff directory; "
+                                          "phone lost. Kept in the audit log."))
+    submit = SubmitField(_l("Reset the second factor"))

@@ -15,9 +15,12 @@ from portal.admin.forms import (
     EditUserForm,
     InviteUserForm,
     NewOrganisationForm,
+    ResetMfaForm,
 )
+from portal.auth import mfa
 from portal.db import db
 from portal.errors import ValidationFailed
+from portal.labels import label
 from portal.models import ROLES_BY_KIND, LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Role, User
 from portal.organisations import services as org_services
 from portal.pagination import paginate
@@ -98,7 +101,8 @@ def user_detail(user_id: int):
     events = db.scalars(audit.filtered_query(audit.AuditFilter(object_type="user_account", object_id=str(user.id)))
                         .limit(20)).all()
     return render_template("admin/user_detail.html", user=user, form=form, action_form=ActionForm(),
-                           events=events, role_label=services.role_label)
+                           events=events, role_label=services.role_label,
+                           can_reset_mfa=mfa.is_enrolled(user) and mfa.can_reset(current_user, user))
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
@@ -116,6 +120,24 @@ def deactivate_user(user_id: int):
             flash(_("%(name)s has been deactivated and signed out everywhere.", name=user.full_name), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return render_template("admin/deactivate.html", user=user, form=form)
+
+
+@bp.route("/users/<int:user_id>/two-factor-reset", methods=["GET", "POST"])
+@permission_required(access.can_manage_users)
+def reset_mfa(user_id: int):
+    user = _user(user_id)
+    form = ResetMfaForm()
+    if form.validate_on_submit():
+        try:
+            mfa.reset(db, current_user, user, form.reason.data)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            db.commit()
+            flash(_("The second factor of %(name)s has been reset and they have been signed out everywhere. "
+                    "They set up a new one at their next sign-in.", name=user.full_name), "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_template("admin/reset_mfa.html", user=user, form=form, can_reset=mfa.can_reset(current_user, user))
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -193,7 +215,7 @@ def _parse_date(value: str | None) -> date | None:
 @permission_required(access.can_view_audit)
 def audit_log():
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", _("All actions"))] + [(a, a) for a in audit.known_actions(db)]
+    form.action.choices = [("", _("All actions"))] + [(a, label(a, "audit_action")) for a in audit.known_actions(db)]
     filters = audit.AuditFilter(
         action=request.args.get("action", "")[:64], actor=request.args.get("actor", "")[:254],
         object_type=request.args.get("object_type", "")[:64], object_id=request.args.get("object_id", "")[:64],

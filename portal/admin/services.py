@@ -22,14 +22,9 @@ def _check_role(org: Organisation, role: Role) -> None:
 
 
 def role_label(role: Role) -> str:
-    return {
-        Role.ADMIN: _("Ministry administrator"),
-        Role.REVIEWER: _("Ministry reviewer"),
-        Role.FINANCE: _("Ministry finance officer"),
-        Role.MUNICIPALITY: _("Municipality officer"),
-        Role.PROVIDER: _("Service provider staff"),
-        Role.MONITOR: _("World Bank monitor"),
-    }[role]
+    from portal.labels import label
+
+    return label(role, "role")
 
 
 def invite_user(session: Session, actor: User, org: Organisation, email: str, full_name: str, role: Role,

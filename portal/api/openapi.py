@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-MONTH = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$", "example": "2026-10"}
+MONTH = {"type": "string", "pattern": r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", "example": "2026-10"}
 ID = {"type": "string", "pattern": r"^[0-9]{1,9}$", "example": "3"}
+CODES = {"type": "string", "pattern": r"^[A-Za-z0-9_]{1,40}(,[A-Za-z0-9_]{1,40}){0,19}$", "example": "BEN,HTE"}
 
 
 def _param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -18,18 +19,24 @@ PAGING = [
     _param("per_page", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}, "Items per page, at most 500."),
 ]
 FILTERS = [
-    _param("indicator", {"type": "string", "maxLength": 200, "example": "BEN,HTE"},
+    _param("indicator", CODES,
            "Indicator codes, comma-separated (default: all active indicators)."),
     _param("period_type", {"type": "string", "pattern": r"^(month|quarter|half|year)(,(month|quarter|half|year))*$",
                            "example": "quarter"},
            "Kinds of period, comma-separated: month, quarter, half, year (default: quarter)."),
     _param("from", MONTH, "First month (YYYY-MM)."),
-    _param("to", MONTH, "Last month (YYYY-MM); never later than the current month."),
+    _param("to", MONTH, "Last month (YYYY-MM); a `from` after `to` selects no month (an empty page)."),
     _param("region", ID, "Planning region id."),
     _param("municipality", ID, "Local government id."),
     _param("service_type", ID, "Service type id."),
 ]
 ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+TOO_MANY: dict[str, Any] = {
+    "description": "Too many requests from this token or address in the current minute; wait Retry-After seconds.",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the next window."}},
+    "content": {"application/json": {"schema": ERROR}}}
 
 
 def _responses(schema: dict[str, Any], *, etag: bool = True) -> dict[str, Any]:
@@ -41,15 +48,24 @@ def _responses(schema: dict[str, Any], *, etag: bool = True) -> dict[str, Any]:
                                  "401": {"description": "No valid token and no signed-in session.",
                                          "content": {"application/json": {"schema": ERROR}}},
                                  "403": {"description": "The user is not a monitor or ministry user.",
-                                         "content": {"application/json": {"schema": ERROR}}}}
+                                         "content": {"application/json": {"schema": ERROR}}},
+                                 "429": TOO_MANY}
     if etag:
         responses["304"] = {"description": "Not modified (the ETag sent in If-None-Match still holds)."}
     return responses
 
 
+META = {"type": "object", "required": ["data_as_of", "data_version", "source"],
+        "description": "When the figures were computed (UTC) and from which data version: a snapshot's computation "
+                       "time, or the time of the request for an answer computed live.",
+        "properties": {"data_as_of": {"type": "string", "format": "date-time"},
+                       "data_version": {"type": ["integer", "null"]},
+                       "source": {"type": "string", "enum": ["snapshot", "live"]}}}
+
+
 def _page_of(item: str) -> dict[str, Any]:
-    return {"type": "object", "required": ["data", "page", "per_page", "total", "pages", "links"],
-            "properties": {"data": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+    return {"type": "object", "required": ["data", "page", "per_page", "total", "pages", "links", "meta"],
+            "properties": {"meta": META, "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
                            "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"},
                            "pages": {"type": "integer"},
                            "links": {"type": "object", "required": ["self"],
@@ -107,11 +123,14 @@ SCHEMAS: dict[str, Any] = {
                              "reports_accepted_through_month": {"type": "integer", "minimum": 0}}},
     "Finance": {"type": "object",
                 "required": ["programme", "loan", "currency", "envelope_eur", "allocated_eur", "committed_eur", "disbursed_eur",
-                             "uncommitted_eur", "by_call", "as_of"],
-                "properties": {"programme": {"type": "string"}, "loan": {"type": "string"}, "currency": {"type": "string"},
-                               "envelope_eur": {"type": "string"}, "allocated_eur": {"type": "string"},
+                             "uncommitted_eur", "by_call", "as_of", "meta"],
+                "properties": {"meta": META, "programme": {"type": "string"}, "loan": {"type": "string"}, "currency": {"type": "string"},
+                               "envelope_eur": {"type": "string"},
+                               "allocated_eur": {"type": "string", "description": "The budgets of the calls for grant "
+                                                 "applications, the only calls that can commit money."},
                                "committed_eur": {"type": "string"}, "disbursed_eur": {"type": "string"},
-                               "uncommitted_eur": {"type": "string"}, "as_of": {"type": "string", "format": "date"},
+                               "uncommitted_eur": {"type": "string", "description": "Envelope − committed."},
+                               "as_of": {"type": "string", "format": "date"},
                                "by_call": {"type": "array", "items": {
                                    "type": "object", "required": ["call", "kind", "allocated_eur", "committed_eur", "disbursed_eur"],
                                    "properties": {"call": {"type": "string"}, "kind": {"type": "string"},
@@ -123,7 +142,7 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def document(server: str) -> dict[str, Any]:
+def document(server: str, cookie_name: str = "portal_session") -> dict[str, Any]:
     secured = [{"bearer": []}, {"session": []}]
     return {
         "openapi": "3.1.0",
@@ -134,7 +153,7 @@ def document(server: str) -> dict[str, Any]:
         "servers": [{"url": server}],
         "components": {"schemas": SCHEMAS, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "description": "A personal token created in the portal."},
-            "session": {"type": "apiKey", "in": "cookie", "name": "session"}}},
+            "session": {"type": "apiKey", "in": "cookie", "name": cookie_name}}},
         "security": secured,
         "paths": {
             "/api/v1/": {"get": {"operationId": "index", "summary": "What the API offers",
@@ -160,9 +179,10 @@ def document(server: str) -> dict[str, Any]:
             "/api/v1/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "security": [],
                                              "responses": {"200": {"description": "OK", "content": {
                                                  "application/json": {"schema": {"type": "object"}}}},
-                                                 "304": {"description": "Not modified."}}}},
+                                                 "304": {"description": "Not modified."}, "429": TOO_MANY}}},
             "/api/v1/iati-activity.xml": {"get": {"operationId": "iati", "summary": "The programme as an IATI 2.03 activity",
                                                   "security": [], "responses": {"200": {"description": "OK", "content": {
-                                                      "application/xml": {"schema": {"type": "string"}}}}}}},
+                                                      "application/xml": {"schema": {"type": "string"}}}},
+                                                      "429": TOO_MANY}}},
         },
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -18,7 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import access, clock
-from portal.api import iati, openapi, tokens
+from portal.api import iati, openapi, ratelimit, tokens
 from portal.calls.services import get_programme
 from portal.db import db
 from portal.errors import ValidationFailed
@@ -53,6 +54,19 @@ def error(status: int, message: str, details: dict[str, list[str]] | None = None
     return response
 
 
+@bp.before_request
+def _rate_limit() -> Response | None:
+    wait = ratelimit.check(db)
+    if wait is None:
+        return None
+    response = error(429, _("Too many requests to the API: at most %(token)d a minute per token and %(address)d per "
+                            "address. Wait %(seconds)d seconds, then continue.",
+                            token=current_app.config["API_RATE_LIMIT_TOKEN"],
+                            address=current_app.config["API_RATE_LIMIT_ADDRESS"], seconds=wait))
+    response.headers["Retry-After"] = str(max(1, wait))
+    return response
+
+
 def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
     """A monitor or ministry user, by token or by the signed-in session; otherwise 401/403 as JSON."""
 
@@ -79,10 +93,16 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def _json(payload: Any) -> Response:
-    """The body with an ETag; `If-None-Match` with the same tag gets 304 and no body."""
+def _json(payload: Any, as_of: snapshot.AsOf | None = None) -> Response:
+    """The body with an ETag; `If-None-Match` with the same tag gets 304 and no body. A data answer carries `meta`:
+    when its figures were computed (`data_as_of`, UTC) and from which data version; the tag covers the data and the
+    version, not the time (a live answer is computed at every request, from the same data)."""
+    if as_of is not None:
+        payload = {**payload, "meta": as_of.as_dict()}
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
-    tag = '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
+    tagged = body if as_of is None else json.dumps(
+        [{k: v for k, v in payload.items() if k != "meta"}, as_of.data_version], ensure_ascii=False, default=str)
+    tag = '"' + hashlib.sha256(tagged.encode("utf-8")).hexdigest()[:32] + '"'
     wanted = request.headers.get("If-None-Match", "")
     if tag in [t.strip() for t in wanted.split(",")] or wanted.strip() == "*":
         response = current_app.response_class(status=304)
@@ -133,11 +153,33 @@ KNOWN = {
 }
 
 
+MONTH = re.compile(r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])")
+
+
+def _empty_range() -> bool:
+    """`from` after `to` selects no month: an empty page, as the OpenAPI document says."""
+    start, end = request.args.get("from", ""), request.args.get("to", "")
+    return bool(MONTH.fullmatch(start) and MONTH.fullmatch(end) and start > end)
+
+
+CODES = re.compile(r"[A-Za-z0-9_]{1,40}(,[A-Za-z0-9_]{1,40}){0,19}")
+
+
 def _unknown_parameters() -> None:
+    """Unknown parameters, parameters given empty (`to=`), and indicator codes that no code can be are
+    refused, each named — what the OpenAPI document says is accepted, and nothing more."""
     unknown = sorted(set(request.args) - KNOWN.get(request.endpoint or "", set()))
     if unknown:
         raise ValidationFailed(_("Unknown parameters: %(names)s.", names=", ".join(unknown)),
                                field_errors={name: [_("This parameter is not known.")] for name in unknown})
+    errors: dict[str, list[str]] = {}
+    for name, value in request.args.items(multi=True):
+        if not value.strip():
+            errors[name] = [_("Give a value, or leave the parameter out.")]
+    if "indicator" in request.args and "indicator" not in errors and not CODES.fullmatch(request.args["indicator"]):
+        errors["indicator"] = [_("Indicator codes: letters, digits and _, at most 40 each, separated by commas.")]
+    if errors:
+        raise ValidationFailed(_("Some parameters are not valid."), field_errors=errors)
 
 
 @bp.get("/")
@@ -165,10 +207,11 @@ def indicators():
         query = query.where(Indicator.level == level)
     rows = list(db.scalars(query))
     today = clock.utc_to_skopje(clock.now()).date()
-    halves, _snap = snapshot.read(db, filters, dimensions=("total",))
+    live = _live_as_of(filters)
+    halves, snap = snapshot.read(db, filters, dimensions=("total",))
     statuses = {s.indicator.code: s for s in dashboard.statuses(rows, halves, today)}
     items = [_indicator(i, statuses[i.code]) for i in rows]
-    return _json(_page(items, "api.indicators"))
+    return _json(_page(items, "api.indicators"), live or snapshot.as_of(db, snap))
 
 
 def _number(value: Any) -> float | None:
@@ -190,6 +233,11 @@ def _indicator(indicator: Indicator, status: dashboard.Status) -> dict[str, Any]
             "disaggregations": list(indicator.disaggregations or []), "source": indicator.source}
 
 
+def _live_as_of(filters) -> snapshot.AsOf | None:
+    """A filtered answer is computed live: its data version is read before the figures are."""
+    return snapshot.as_of(db, None) if snapshot.live_only(filters) else None
+
+
 DIMENSIONS = ("total", "service_type", "municipality", "region", "sex", "age_band", "disability", "hte_category", "call")
 
 
@@ -197,14 +245,17 @@ DIMENSIONS = ("total", "service_type", "municipality", "region", "sex", "age_ban
 @authenticated
 def observations():
     _unknown_parameters()
+    if _empty_range():
+        return _json(_page([], "api.observations"), snapshot.as_of(db, None))
     filters = parse_filters(request.args)
     dimension = request.args.get("dimension", "")
     if dimension and dimension not in DIMENSIONS:
         raise ValidationFailed(_("Some parameters are not valid."), field_errors={"dimension": [
             _("dimension is one of: %(names)s.", names=", ".join(DIMENSIONS))]})
-    observations, _snap = snapshot.read(db, filters, dimensions=(dimension,) if dimension else None)
+    live = _live_as_of(filters)
+    observations, snap = snapshot.read(db, filters, dimensions=(dimension,) if dimension else None)
     items = [o.as_dict() for o in observations]
-    return _json(_page(items, "api.observations"))
+    return _json(_page(items, "api.observations"), live or snapshot.as_of(db, snap))
 
 
 @bp.get("/grants")
@@ -212,6 +263,7 @@ def observations():
 def grants():
     _unknown_parameters()
     filters = parse_filters(request.args)
+    as_of = snapshot.as_of(db, None)  # read live from the tables: the version before reading them
     terms = terms_in_force()
     provider, local = sa.orm.aliased(Organisation), sa.orm.aliased(Organisation)
     paid = (sa.select(LedgerEntry.agreement_id, LedgerEntry.kind, sa.func.sum(LedgerEntry.amount_eur).label("amount"))
@@ -252,13 +304,14 @@ def grants():
               "disbursed_eur": str(money.get((agreement_id, EntryKind.DISBURSEMENT), 0) or 0),
               "reports_accepted_through_month": accepted.get(agreement_id, 0)}
              for agreement_id, number, call, provider_name, m_code, m_name, region_code, start, end, application_id in rows]
-    return _json(_page(items, "api.grants"))
+    return _json(_page(items, "api.grants"), as_of)
 
 
 @bp.get("/finance")
 @authenticated
 def finance():
     _unknown_parameters()
+    as_of = snapshot.as_of(db, None)  # read live, like the grants
     programme = get_programme(db)
     totals = ledger.totals(db, programme)
     by_call = []
@@ -273,13 +326,13 @@ def finance():
                   "envelope_eur": str(totals.envelope), "allocated_eur": str(totals.allocated),
                   "committed_eur": str(totals.committed), "disbursed_eur": str(totals.disbursed),
                   "uncommitted_eur": str(totals.uncommitted), "by_call": by_call,
-                  "as_of": clock.utc_to_skopje(clock.now()).date().isoformat()})
+                  "as_of": clock.utc_to_skopje(clock.now()).date().isoformat()}, as_of)
 
 
 @bp.get("/openapi.json", endpoint="openapi")
 def openapi_document():
     """The OpenAPI 3 description (public: it holds no data)."""
-    return _json(openapi.document(request.url_root.rstrip("/")))
+    return _json(openapi.document(request.url_root.rstrip("/"), current_app.config["SESSION_COOKIE_NAME"]))
 
 
 @bp.get("/iati-activity.xml", endpoint="iati")

@@ -146,6 +146,8 @@ class ModerationForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
+    # The application's version when the page was shown: a decision on a changed application is refused.
+    version_id = HiddenField()
     outcome = RadioField(_l("Decision"), choices=[("award", _l("Award")), ("reserve", _l("Reserve list")),
                                                   ("reject", _l("Reject"))],
                          validators=[DataRequired(_l("Choose a decision."))])

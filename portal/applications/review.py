@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from portal import access, audit, clock
 from portal.applications.services import cofinancing_share, notify_members
-from portal.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
+from portal.db import lock_row
+from portal.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
 from portal.models import (
     Application,
     ApplicationStatus,
@@ -561,10 +562,22 @@ def involved_in_scoring(session: Session, actor: User, application: Application)
         Moderation.application_id == application.id, Moderation.by_id == actor.id)))
 
 
+def _status_label(status) -> str:
+    from portal.applications.services import status_label
+
+    return status_label(status)
+
+
 def decide(session: Session, actor: User, application: Application, outcome: Outcome, amount: Decimal | None,
-           conditions: str, reasons: str) -> AwardDecision:
+           conditions: str, reasons: str, expected_version: int | None = None) -> AwardDecision:
     if not access.can_decide_awards(actor):
         raise NotAllowed()
+    # Two people deciding at once: the second waits for the first, then sees its decision.
+    lock_row(session, application)
+    if expected_version is not None and expected_version != application.version_id:
+        raise Conflict(_("Someone else changed this application while you were deciding (it is now %(status)s). "
+                         "Nothing was recorded; check the application and its decisions, then decide again.",
+                         status=_status_label(application.status)))
     if involved_in_scoring(session, actor, application):
         raise NotAllowed(_("You took part in scoring this application, so the decision must be recorded by "
                            "another ministry user."))
@@ -619,7 +632,9 @@ def decide(session: Session, actor: User, application: Application, outcome: Out
 
 
 def outcome_label(outcome: Outcome) -> str:
-    return {Outcome.AWARD: _("award"), Outcome.RESERVE: _("reserve list"), Outcome.REJECT: _("reject")}[outcome]
+    from portal.labels import label
+
+    return label(outcome, "outcome")
 
 
 def _plain(value: Decimal) -> str:

@@ -479,6 +479,11 @@ def ranking(call_id: int, fmt: str = "html"):
                            mkd=call_services.to_mkd(db, result.money.available), **_labels())
 
 
+def _version(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
 @bp.route("/applications/<int:application_id>/decide", methods=["GET", "POST"])
 @permission_required(access.can_decide_awards)
 def decide(application_id: int):
@@ -486,6 +491,7 @@ def decide(application_id: int):
     form = DecisionForm()
     if request.method == "GET":
         form.amount.data = application.requested_eur
+        form.version_id.data = str(application.version_id)
     if form.validate_on_submit():
         if not form.confirm.data:
             form.confirm.errors = [_("Confirm the decision: it is sent to the provider and the municipality.")]
@@ -494,7 +500,7 @@ def decide(application_id: int):
                 outcome = Outcome(form.outcome.data)
                 review.decide(db, current_user, application, outcome,
                               form.amount.data if outcome == Outcome.AWARD else None, form.conditions.data or "",
-                              form.reasons.data or "")
+                              form.reasons.data or "", expected_version=_version(form.version_id.data))
             except ValidationFailed as exc:
                 apply_errors(form, exc)
             else:

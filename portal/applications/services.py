@@ -89,25 +89,21 @@ class ApplicationData:
 
 
 def status_label(status: ApplicationStatus) -> str:
-    return {
-        ApplicationStatus.DRAFT: _("draft"),
-        ApplicationStatus.SUBMITTED: _("submitted"),
-        ApplicationStatus.WITHDRAWN: _("withdrawn"),
-        ApplicationStatus.INELIGIBLE: _("ineligible"),
-        ApplicationStatus.AWARDED: _("awarded"),
-        ApplicationStatus.RESERVE: _("reserve list"),
-        ApplicationStatus.REJECTED: _("rejected"),
-    }[status]
+    from portal.labels import label
+
+    return label(status, "application_status")
 
 
 def endorsement_label(value: Endorsement) -> str:
-    return {Endorsement.PENDING: _("awaiting endorsement"), Endorsement.ENDORSED: _("endorsed"),
-            Endorsement.DECLINED: _("endorsement declined")}[value]
+    from portal.labels import label
+
+    return label(value, "endorsement")
 
 
 def eligibility_label(value: Eligibility) -> str:
-    return {Eligibility.PENDING: _("not screened yet"), Eligibility.ELIGIBLE: _("eligible"),
-            Eligibility.INELIGIBLE: _("ineligible")}[value]
+    from portal.labels import label
+
+    return label(value, "eligibility")
 
 
 def category_label(category: BudgetCategory | str) -> str:

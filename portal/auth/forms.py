@@ -47,3 +47,24 @@ class LogoutForm(FlaskForm):
 
 class NameForm(FlaskForm):
     full_name = StringField(_l("Full name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+
+
+class MfaCodeForm(FlaskForm):
+    """The second step of sign-in: a code from the authenticator app or a recovery code."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(REQUIRED), Length(max=40)],
+                       description=_l("The 6-digit code your authenticator app shows now, "
+                                      "or one of your recovery codes."))
+    submit = SubmitField(_l("Continue"))
+
+
+class MfaEnrolForm(FlaskForm):
+    code = StringField(_l("Code from the app"), validators=[DataRequired(REQUIRED), Length(max=20)],
+                       description=_l("The 6-digit code the app shows after you added the portal."))
+    submit = SubmitField(_l("Confirm and turn on"))
+
+
+class MfaRecoveryForm(FlaskForm):
+    code = StringField(_l("Code from the app"), validators=[DataRequired(REQUIRED), Length(max=20)],
+                       description=_l("The 6-digit code your authenticator app shows now."))
+    submit = SubmitField(_l("Make new recovery codes"))

@@ -2,8 +2,9 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
-from portal.auth import services
+from portal.auth import mfa, services
 from portal.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, LogoutForm, SetPasswordForm
+from portal.auth.mfa_routes import begin_second_step
 from portal.auth.services import InvalidCredentials, InvalidToken
 from portal.auth.sessions import start_session
 from portal.db import db
@@ -39,6 +40,8 @@ def login():
             status = 429
         else:
             db.commit()
+            if mfa.needs_second_step(user):  # not signed in until the second factor is given
+                return begin_second_step(user, form.next.data)
             start_session(user)
             return redirect(safe_next(form.next.data))
     return render_template("auth/login.html", form=form), status
@@ -73,6 +76,10 @@ def _token_page(purpose: TokenPurpose, token: str, template: str, action):
             apply_errors(form, exc)
         else:
             db.commit()
+            if mfa.needs_second_step(user):
+                response = begin_second_step(user)  # clears the session: flash afterwards
+                flash(_("Your password is set."), "success")
+                return response
             start_session(user)
             flash(_("Your password is set. Welcome to the portal."), "success")
             return redirect(url_for("main.home"))

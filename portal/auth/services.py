@@ -65,6 +65,17 @@ def _check_password(password: str, confirm: str | None, email: str, field: str =
 
 # Sign-in --------------------------------------------------------------------------------------
 
+def _serialise_attempts(session: Session, email: str, ip: str) -> None:
+    """Attempts on one account (and from one address) are counted one at a time: a transaction
+    lock on PostgreSQL, held until the attempt is recorded and committed, so 30 parallel wrong
+    passwords are checked against the limit one after another (SQLite's BEGIN IMMEDIATE already
+    serialises writers). Always the account first, then the address: no lock cycle is possible."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in (f"login:{email}", f"login-ip:{ip}"):
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
 def _recent_failures(session: Session, email: str, ip: str) -> tuple[int, int]:
     window_start = utcnow() - timedelta(minutes=current_app.config["LOGIN_WINDOW_MINUTES"])
     last_success = session.scalar(
@@ -90,6 +101,7 @@ def authenticate(session: Session, email: str, password: str, ip: str) -> User:
     """Return the user, or raise `InvalidCredentials` / `Throttled`. The caller commits in
     every case, so failed attempts are counted and audited."""
     email = normalise_email(email)[:254]
+    _serialise_attempts(session, email, ip)
     by_account, by_address = _recent_failures(session, email, ip)
     config = current_app.config
     if by_account >= config["LOGIN_MAX_FAILURES_ACCOUNT"] or by_address >= config["LOGIN_MAX_FAILURES_ADDRESS"]:
@@ -104,9 +116,13 @@ def authenticate(session: Session, email: str, password: str, ip: str) -> User:
                      object_id=user.id if user else None, actor_email=email)
         raise InvalidCredentials()
     session.add(LoginAttempt(email=email, ip=ip, succeeded=True))
-    user.last_login_at = utcnow()
+    # A plain UPDATE, not a versioned one: two correct sign-ins at once (a double click, a
+    # second device) both succeed instead of one failing on the user row's version.
+    session.execute(sa.update(User).where(User.id == user.id).values(last_login_at=utcnow())
+                    .execution_options(synchronize_session="fetch"))
     if needs_rehash(user.password_hash or ""):
-        user.password_hash = hash_password(password)
+        session.execute(sa.update(User).where(User.id == user.id).values(password_hash=hash_password(password))
+                        .execution_options(synchronize_session="fetch"))
     audit.record(session, user, "login.succeeded", user)
     return user
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, session
 from flask_babel import lazy_gettext as _l
-from flask_login import login_user
+from flask_login import current_user, login_user
 
 from portal.extensions import login_manager
 
@@ -34,13 +34,22 @@ def init_login(app: Flask) -> None:
         return user
 
 
-def start_session(user) -> None:
-    """A fresh session at login: nothing from before survives."""
+#: Session key holding the id of the user whose second factor this session has passed.
+MFA_PASSED = "mfa_passed"
+
+
+def start_session(user, second_factor: bool = False) -> None:
+    """A fresh session at login: nothing from before survives, except that a session which had
+    passed this user's second factor (a password change) stays passed."""
     lang = session.get("lang")
+    passed = second_factor or (current_user.is_authenticated and current_user.id == user.id
+                                and session.get(MFA_PASSED) == user.id)
     session.clear()
     now = datetime.now(UTC).timestamp()
     login_user(user, remember=False, fresh=True)
     session["started_at"] = now
     session["seen_at"] = now
+    if passed:
+        session[MFA_PASSED] = user.id
     if lang:
         session["lang"] = lang

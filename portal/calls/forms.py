@@ -25,6 +25,7 @@ from portal.errors import ValidationFailed
 from portal.models import CallKind
 
 REQUIRED = _l("This field is required.")
+FALLBACK = _l("Optional: left empty, the Macedonian text is shown with a note.")
 WHEN = _l("Enter a date and time like 2026-12-31 16:00 (Skopje time).")
 
 
@@ -38,8 +39,8 @@ class CallForm(FlaskForm):
     kind = SelectField(_l("Kind of call"), choices=[(CallKind.EOI.value, _l("Call for expressions of interest (municipalities)")),
                                                     (CallKind.GRANT.value, _l("Call for grant applications (service providers)"))])
     title_mk = StringField(_l("Title in Macedonian"), validators=[DataRequired(REQUIRED), Length(max=300)])
-    title_sq = StringField(_l("Title in Albanian"), validators=[DataRequired(REQUIRED), Length(max=300)])
-    title_en = StringField(_l("Title in English"), validators=[DataRequired(REQUIRED), Length(max=300)])
+    title_sq = StringField(_l("Title in Albanian"), validators=[Optional(), Length(max=300)], description=FALLBACK)
+    title_en = StringField(_l("Title in English"), validators=[Optional(), Length(max=300)], description=FALLBACK)
     description_mk = TextAreaField(_l("Description in Macedonian"), validators=[Optional(), Length(max=20000)])
     description_sq = TextAreaField(_l("Description in Albanian"), validators=[Optional(), Length(max=20000)])
     description_en = TextAreaField(_l("Description in English"), validators=[Optional(), Length(max=20000)])
@@ -55,11 +56,20 @@ class CallForm(FlaskForm):
                                        validators=[Optional(), NumberRange(min=0, max=100)])
     service_type_ids = MultiCheckboxField(_l("Eligible service types"), coerce=int, validate_choice=False)
     required_documents = MultiCheckboxField(_l("Required documents"), validate_choice=False)
+    report_evidence = MultiCheckboxField(_l("Evidence every monthly report must carry (grant calls)"),
+                                         validate_choice=False,
+                                         description=_l("At least one document of each kind chosen, before a report "
+                                                        "can be submitted."))
+    confirmed_drafts = HiddenField()
     linked_call_id = SelectField(_l("Linked call for expressions of interest"), coerce=int, validate_choice=False,
                                  description=_l("For grant calls: providers apply in municipalities whose expression "
                                                 "of interest was accepted in this call."))
     amendment_note = TextAreaField(_l("What changed and why"), validators=[Optional(), Length(max=4000)],
                                    description=_l("Required for a published call: applicants see this note."))
+    amendment_note_sq = TextAreaField(_l("What changed and why, in Albanian"), validators=[Optional(), Length(max=4000)],
+                                      description=FALLBACK)
+    amendment_note_en = TextAreaField(_l("What changed and why, in English"), validators=[Optional(), Length(max=4000)],
+                                      description=FALLBACK)
     submit = SubmitField(_l("Save"))
 
     def to_data(self) -> CallData:
@@ -88,7 +98,10 @@ class CallForm(FlaskForm):
             min_cofinancing_pct=self.min_cofinancing_pct.data or Decimal("0"),
             service_type_ids=list(self.service_type_ids.data or []),
             required_documents=list(self.required_documents.data or []),
-            linked_call_id=self.linked_call_id.data or None, amendment_note=self.amendment_note.data or "")
+            linked_call_id=self.linked_call_id.data or None, amendment_note=self.amendment_note.data or "",
+            amendment_note_sq=self.amendment_note_sq.data or "", amendment_note_en=self.amendment_note_en.data or "",
+            report_evidence=list(self.report_evidence.data or []),
+            confirmed_drafts=int(self.confirmed_drafts.data) if (self.confirmed_drafts.data or "").isdigit() else None)
 
 
 class CriterionRow(Form):
@@ -96,6 +109,8 @@ class CriterionRow(Form):
     name_sq = StringField(_l("Criterion (Albanian)"), validators=[Optional(), Length(max=300)])
     name_en = StringField(_l("Criterion (English)"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("What the reviewers look for"), validators=[Optional(), Length(max=4000)])
+    description_sq = TextAreaField(_l("What the reviewers look for (Albanian)"), validators=[Optional(), Length(max=4000)])
+    description_en = TextAreaField(_l("What the reviewers look for (English)"), validators=[Optional(), Length(max=4000)])
     max_score = DecimalField(_l("Maximum score"), places=2, validators=[Optional()])
     weight = DecimalField(_l("Weight"), places=3, validators=[Optional()], default=Decimal("1"))
 
@@ -104,6 +119,7 @@ class CriterionRow(Form):
 
 
 class RubricForm(FlaskForm):
+    version_id = HiddenField()
     criteria = FieldList(FormField(CriterionRow), min_entries=1)
     add_row = SubmitField(_l("Add a row"))
     submit = SubmitField(_l("Save the rubric"))

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from portal import access, clock
 from portal.access import permission_required
-from portal.calls import services
+from portal.calls import guidance, services
 from portal.calls.forms import CallForm, ConfirmForm, ProgrammeForm, RateForm, RubricForm
 from portal.db import db
 from portal.documents import services as document_services
@@ -35,7 +35,9 @@ def detail(call_id: int):
         abort(404)
     documents = document_services.documents_for(db, "call", call.id)
     can_upload = access.can_manage_calls(current_user)
-    return render_template("calls/public_detail.html", call=call, now=clock.now(),
+    now = clock.now()
+    return render_template("calls/public_detail.html", call=call, now=now,
+                           guidance=guidance.how_to_apply(db, call, current_user, now),
                            status_label=services.status_label, kind_label=services.kind_label,
                            purpose_label=document_services.purpose_label, documents=documents,
                            history=document_services.versions_by_series(db, [d.series_id for d in documents]),
@@ -79,6 +81,8 @@ def _prepare(form: CallForm, call: Call | None) -> CallForm:
     form.service_type_ids.choices = [(t.id, t.name()) for t in types]
     purposes = dict.fromkeys(document_services.OBJECT_PURPOSES["eoi"] + document_services.OBJECT_PURPOSES["application"])
     form.required_documents.choices = [(p, document_services.purpose_label(p)) for p in purposes]
+    form.report_evidence.choices = [(p, document_services.purpose_label(p))
+                                    for p in document_services.OBJECT_PURPOSES["report"]]
     eoi_calls = db.scalars(sa.select(Call).where(Call.kind == CallKind.EOI).order_by(Call.created_at.desc())).all()
     form.linked_call_id.choices = [(0, "—")] + [(c.id, f"{c.reference} · {c.title()}") for c in eoi_calls]
     if call is not None and not form.is_submitted():
@@ -89,6 +93,7 @@ def _prepare(form: CallForm, call: Call | None) -> CallForm:
         form.grant_ceiling_eur.data = f"{call.grant_ceiling_eur:.2f}" if call.grant_ceiling_eur else ""
         form.service_type_ids.data = [t.id for t in call.service_types]
         form.required_documents.data = list(call.required_documents or [])
+        form.report_evidence.data = list(call.report_evidence or [])
         form.linked_call_id.data = call.linked_call_id or 0
         form.version_id.data = str(call.version_id)
     return form
@@ -127,7 +132,13 @@ def edit_call(call_id: int):
         try:
             services.update_call(db, current_user, call, form.to_data(), int(form.version_id.data or 0))
         except ValidationFailed as exc:
+            db.rollback()
             apply_errors(form, exc)
+        except services.ShorteningNeedsConfirmation as exc:
+            db.rollback()
+            fields = [(k, v) for k, v in request.form.items(multi=True) if k not in ("csrf_token", "confirmed_drafts")]
+            return render_template("calls/confirm_deadline.html", call=call, drafts=exc.drafts, before=exc.before,
+                                   after=exc.after, fields=fields, form=form), 409
         else:
             db.commit()
             flash(_("The changes have been saved."), "success")
@@ -141,8 +152,10 @@ def edit_rubric(call_id: int):
     call = _call(call_id)
     if request.method == "GET":
         form = RubricForm(data={"criteria": [
-            {"name_mk": c.name_mk, "name_sq": c.name_sq, "name_en": c.name_en, "description": c.description,
+            {"name_mk": c.name_mk, "name_sq": c.name_sq, "name_en": c.name_en, "description": c.description_mk,
+             "description_sq": c.description_sq, "description_en": c.description_en,
              "max_score": c.max_score, "weight": c.weight} for c in call.criteria] or [{}]})
+        form.version_id.data = str(call.version_id)
         form.criteria.append_entry()
     else:
         form = RubricForm()
@@ -152,10 +165,12 @@ def edit_rubric(call_id: int):
             rows = [services.CriterionData(
                 name_mk=row.form.name_mk.data or "", name_sq=row.form.name_sq.data or "",
                 name_en=row.form.name_en.data or "", description=row.form.description.data or "",
+                description_sq=row.form.description_sq.data or "", description_en=row.form.description_en.data or "",
                 max_score=row.form.max_score.data or Decimal("0"), weight=row.form.weight.data or Decimal("1"))
                 for row in form.criteria if not row.form.is_blank()]
             try:
-                services.set_rubric(db, current_user, call, rows)
+                services.set_rubric(db, current_user, call, rows, int(form.version_id.data or 0)
+                                    if (form.version_id.data or "").isdigit() and len(form.version_id.data) < 10 else 0)
             except ValidationFailed as exc:
                 apply_errors(form, exc)
             else:

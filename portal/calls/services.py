@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from portal import access, audit, clock
+from portal import access, audit, clock, i18n
 from portal.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from portal.models import Call, CallAmendment, CallKind, CallStatus, ExchangeRate, Programme, RubricCriterion, ServiceType, User
 
@@ -21,7 +21,7 @@ CENT = Decimal("0.01")
 
 CALL_FIELDS = ["kind", "title_mk", "title_sq", "title_en", "description_mk", "description_sq", "description_en",
                "opens_at", "closes_at", "allocation_eur", "grant_ceiling_eur", "min_cofinancing_pct",
-               "required_documents", "linked_call_id", "status"]
+               "required_documents", "report_evidence", "linked_call_id", "status"]
 
 
 def ensure_programme(session: Session) -> Programme:
@@ -66,6 +66,14 @@ def allocated_total(session: Session, exclude_call_id: int | None = None) -> Dec
     return Decimal(session.scalar(query) or 0)
 
 
+def committable_allocation(session: Session) -> Decimal:
+    """What the calls that can commit money hold: the budgets of the calls for grant applications (a call for
+    expressions of interest never carries a commitment, so its indicative budget is not money allocated)."""
+    programme = get_programme(session)
+    return Decimal(session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Call.allocation_eur), 0)).where(
+        Call.programme_id == programme.id, Call.kind == CallKind.GRANT)) or 0)
+
+
 def parse_money(value: Any, field_name: str, errors: dict, *, required: bool = True) -> Decimal | None:
     if value in (None, ""):
         if required:
@@ -100,13 +108,19 @@ class CallData:
     required_documents: list[str] = field(default_factory=list)
     linked_call_id: int | None = None
     amendment_note: str = ""
+    # Shortening a published call's deadline: the number of drafts the administrator saw on the confirmation.
+    confirmed_drafts: int | None = None
+    report_evidence: list[str] = field(default_factory=list)
+    # The amendment note in Albanian and English (optional; shown in Macedonian when empty).
+    amendment_note_sq: str = ""
+    amendment_note_en: str = ""
 
 
 def _validate(session: Session, data: CallData, call: Call | None) -> None:
     errors: dict[str, list[str]] = {}
-    for lang in ("mk", "sq", "en"):
-        if not getattr(data, f"title_{lang}").strip():
-            errors[f"title_{lang}"] = [_("Enter the title in every language.")]
+    # Macedonian is required; an empty Albanian or English title is shown in Macedonian.
+    if not data.title_mk.strip():
+        errors["title_mk"] = [_("Enter the title in Macedonian.")]
     if data.closes_at <= data.opens_at:
         errors["closes_at"] = [_("The call must close after it opens.")]
     if not 0 <= data.min_cofinancing_pct <= 100:
@@ -127,7 +141,7 @@ def _validate(session: Session, data: CallData, call: Call | None) -> None:
     if others + data.allocation_eur > programme.envelope_eur:
         raise ValidationFailed(field_errors={"allocation_eur": [
             _("The calls together may not exceed the envelope: at most %(free)s EUR is still unallocated.",
-              free=f"{programme.envelope_eur - others:,.2f}")]})
+              free=i18n.money(programme.envelope_eur - others))]})
 
 
 def _apply(session: Session, call: Call, data: CallData) -> None:
@@ -139,6 +153,7 @@ def _apply(session: Session, call: Call, data: CallData) -> None:
     call.grant_ceiling_eur = data.grant_ceiling_eur
     call.min_cofinancing_pct = data.min_cofinancing_pct
     call.required_documents = list(data.required_documents)
+    call.report_evidence = list(data.report_evidence) if data.kind == CallKind.GRANT else []
     call.linked_call_id = data.linked_call_id if data.kind == CallKind.GRANT else None
     call.service_types = list(session.scalars(sa.select(ServiceType).where(ServiceType.id.in_(data.service_type_ids))))
 
@@ -186,6 +201,9 @@ def update_call(session: Session, actor: User, call: Call, data: CallData, versi
         raise ValidationFailed(field_errors={"amendment_note": [
             _("Explain the change: applicants read this note with the amendment.")]})
     _validate(session, data, call)
+    old_deadline = call.closes_at
+    if call.status == CallStatus.PUBLISHED:
+        check_deadline_change(session, call, data.closes_at, data.confirmed_drafts)
     before = _snapshot(call)
     _apply(session, call, data)
     after = _snapshot(call)
@@ -193,14 +211,84 @@ def update_call(session: Session, actor: User, call: Call, data: CallData, versi
     if not changed:
         return call
     if call.status != CallStatus.DRAFT:
-        session.add(CallAmendment(call=call, actor_id=actor.id, note=data.amendment_note.strip(), changes=changed))
+        session.add(CallAmendment(call=call, actor_id=actor.id, note_mk=data.amendment_note.strip(),
+                                  note_sq=data.amendment_note_sq.strip(), note_en=data.amendment_note_en.strip(),
+                                  changes=changed))
     try:
         session.flush()
     except sa.orm.exc.StaleDataError:
         raise Conflict() from None
     audit.record(session, actor, "call.amended" if call.status != CallStatus.DRAFT else "call.updated", call,
                  before=before, after=after)
+    if call.status == CallStatus.PUBLISHED and call.closes_at != old_deadline:
+        _announce_deadline(session, actor, call, old_deadline, data.amendment_note.strip())
     return call
+
+
+class ShorteningNeedsConfirmation(InvalidTransition):
+    """Moving a published call's deadline earlier: the administrator confirms, seeing the drafts affected."""
+
+    def __init__(self, drafts: int, before: datetime, after: datetime) -> None:
+        super().__init__(_("The deadline moves earlier, from %(before)s to %(after)s: %(n)d drafts not yet submitted "
+                           "have less time. Confirm the change on the next page.", before=_local(before),
+                           after=_local(after), n=drafts))
+        self.drafts, self.before, self.after = drafts, before, after
+
+
+def drafts_affected(session: Session, call: Call) -> int:
+    """Drafts on the call that a shorter deadline cuts short: EOIs in draft or withdrawn, applications in draft."""
+    from portal.models import Application, ApplicationStatus, EoiStatus, ExpressionOfInterest
+
+    if call.kind == CallKind.EOI:
+        return session.scalar(sa.select(sa.func.count(ExpressionOfInterest.id)).where(
+            ExpressionOfInterest.call_id == call.id,
+            ExpressionOfInterest.status.in_((EoiStatus.DRAFT, EoiStatus.WITHDRAWN)))) or 0
+    return session.scalar(sa.select(sa.func.count(Application.id)).where(
+        Application.call_id == call.id, Application.status == ApplicationStatus.DRAFT)) or 0
+
+
+def check_deadline_change(session: Session, call: Call, closes_at: datetime, confirmed_drafts: int | None) -> None:
+    """A published call's deadline may move later freely; earlier only into the future, and only when the
+    administrator has confirmed it knowing how many drafts are affected."""
+    if closes_at >= call.closes_at:
+        return
+    if closes_at <= clock.now():
+        raise ValidationFailed(field_errors={"closes_at": [_(
+            "A published call's deadline cannot be moved into the past: applicants are preparing their submissions. "
+            "Choose a time in the future, or close the call after its deadline.")]})
+    drafts = drafts_affected(session, call)
+    if confirmed_drafts != drafts:
+        raise ShorteningNeedsConfirmation(drafts, call.closes_at, closes_at)
+
+
+def _announce_deadline(session: Session, actor: User, call: Call, before: datetime, note: str) -> int:
+    """Tell every applicant of the call (each user of an organisation with an EOI or an application on it, in their
+    own language) that the deadline changed."""
+    from flask import render_template
+    from flask_babel import force_locale
+
+    from portal import mail
+    from portal.models import Application, ExpressionOfInterest
+
+    owner = ExpressionOfInterest if call.kind == CallKind.EOI else Application
+    organisations = sa.select(owner.organisation_id).where(owner.call_id == call.id)
+    users = list(session.scalars(sa.select(User).where(User.organisation_id.in_(organisations), User.active.is_(True),
+                                                       User.password_hash.is_not(None)).order_by(User.id)))
+    for user in users:
+        with force_locale(user.preferred_language):
+            subject = _("The deadline of call %(ref)s has changed", ref=call.reference)
+            body = render_template("mail/call_deadline.txt", user=user, call=call, before=_local(before),
+                                   after=_local(call.closes_at), note=note)
+        mail.queue(session, user.email, subject, body)
+    audit.record(session, actor, "call.deadline_announced", call, before={"closes_at": before},
+                 after={"closes_at": call.closes_at, "recipients": len(users)})
+    return len(users)
+
+
+def _local(value: datetime) -> str:
+    from portal.i18n import local_datetime
+
+    return local_datetime(value)
 
 
 TRANSITIONS = {
@@ -233,17 +321,15 @@ def change_status(session: Session, actor: User, call: Call, wanted: CallStatus)
 
 
 def status_label(status: CallStatus) -> str:
-    return {
-        CallStatus.DRAFT: _("draft"),
-        CallStatus.PUBLISHED: _("published"),
-        CallStatus.CLOSED: _("closed"),
-        CallStatus.DECIDED: _("decided"),
-    }[status]
+    from portal.labels import label
+
+    return label(status, "call_status")
 
 
 def kind_label(kind: CallKind) -> str:
-    return {CallKind.EOI: _("Call for expressions of interest (municipalities)"),
-            CallKind.GRANT: _("Call for grant applications (service providers)")}[kind]
+    from portal.labels import label
+
+    return label(kind, "call_kind")
 
 
 def rubric_locked(session: Session, call: Call) -> bool:
@@ -259,36 +345,59 @@ class CriterionData:
     name_mk: str
     name_sq: str
     name_en: str
-    description: str
+    description: str  # Macedonian
     max_score: Decimal
     weight: Decimal
+    description_sq: str = ""
+    description_en: str = ""
 
 
-def set_rubric(session: Session, actor: User, call: Call, rows: list[CriterionData]) -> Call:
+def set_rubric(session: Session, actor: User, call: Call, rows: list[CriterionData], version_id: int | None = None) -> Call:
+    """`version_id`: the call's version the form was built from (None for the seed and services that hold the
+    row already); a rubric saved from an older version is refused, and saving bumps the call's version."""
     if not access.can_manage_calls(actor):
         raise NotAllowed()
+    if version_id is not None and version_id != call.version_id:
+        raise Conflict()
     if rubric_locked(session, call):
         raise InvalidTransition(_("Scores have been recorded: the rubric can no longer change."))
     if call.status == CallStatus.DECIDED:
         raise InvalidTransition(_("A decided call can no longer be changed."))
     errors: dict[str, list[str]] = {}
     for index, row in enumerate(rows):
-        if not (row.name_mk.strip() and row.name_sq.strip() and row.name_en.strip()):
-            errors[f"criteria-{index}-name_mk"] = [_("Row %(n)d: enter the criterion's name in every language.", n=index + 1)]
+        if not row.name_mk.strip():
+            errors[f"criteria-{index}-name_mk"] = [_("Row %(n)d: enter the criterion's name in Macedonian.", n=index + 1)]
         if row.max_score <= 0 or row.weight <= 0:
             errors[f"criteria-{index}-max_score"] = [_("Row %(n)d: the maximum score and the weight must be above zero.",
                                                        n=index + 1)]
     if errors:
         raise ValidationFailed(field_errors=errors)
-    before = [{"name": c.name_en, "max": str(c.max_score), "weight": str(c.weight)} for c in call.criteria]
+    # Compared in Macedonian (the one name every criterion has), with each text's translations.
+    before = [{"name": c.name_mk, "max": str(c.max_score), "weight": str(c.weight),
+               "texts": [c.name_sq, c.name_en, c.description_mk, c.description_sq, c.description_en]}
+              for c in call.criteria]
     call.criteria = [RubricCriterion(position=i, name_mk=r.name_mk.strip(), name_sq=r.name_sq.strip(),
-                                     name_en=r.name_en.strip(), description=r.description.strip(),
+                                     name_en=r.name_en.strip(), description_mk=r.description.strip(),
+                                     description_sq=r.description_sq.strip(), description_en=r.description_en.strip(),
                                      max_score=r.max_score, weight=r.weight) for i, r in enumerate(rows)]
-    after = [{"name": r.name_en.strip(), "max": str(r.max_score), "weight": str(r.weight)} for r in rows]
+    after = [{"name": r.name_mk.strip(), "max": str(r.max_score), "weight": str(r.weight),
+              "texts": [r.name_sq.strip(), r.name_en.strip(), r.description.strip(), r.description_sq.strip(),
+                        r.description_en.strip()]} for r in rows]
     if before != after and call.status != CallStatus.DRAFT:
-        session.add(CallAmendment(call=call, actor_id=actor.id, note=_("The scoring rubric was changed."),
+        from flask_babel import force_locale
+
+        notes = {}
+        for code in ("mk", "sq", "en"):
+            with force_locale(code):
+                notes[f"note_{code}"] = _("The scoring rubric was changed.")
+        session.add(CallAmendment(call=call, actor_id=actor.id, **notes,
                                   changes={"rubric": {"before": before, "after": after}}))
-    session.flush()
+    # The criteria live in their own rows: touch the call so that its version moves with its rubric.
+    sa.orm.attributes.flag_modified(call, "title_mk")
+    try:
+        session.flush()
+    except sa.orm.exc.StaleDataError:
+        raise Conflict() from None
     audit.record(session, actor, "call.rubric_set", call, before={"criteria": before}, after={"criteria": after})
     return call
 
@@ -321,7 +430,7 @@ def update_programme(session: Session, actor: User, name: str, loan_reference: s
     envelope = parse_money(envelope_text, "envelope_eur", errors)
     if envelope is not None and envelope < allocated_total(session):
         errors["envelope_eur"] = [_("The envelope cannot be smaller than what the calls already hold (%(total)s EUR).",
-                                    total=f"{allocated_total(session):,.2f}")]
+                                    total=i18n.money(allocated_total(session)))]
     if envelope is not None and envelope <= 0:
         errors["envelope_eur"] = [_("Enter a positive amount with at most two decimals.")]
     if errors:

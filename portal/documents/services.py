@@ -198,3 +198,32 @@ def versions_by_series(session: Session, series_ids: list[str]) -> dict[str, lis
                                     .order_by(Document.series_id, Document.version.desc())):
         history.setdefault(document.series_id, []).append(document)
     return history
+
+
+def sweep_storage(session: Session, older_than_minutes: int = 60) -> dict[str, int]:
+    """Remove what an interrupted upload left behind: temporary files of writes that never finished,
+    and stored objects that no document row points at (the worker died between storing the bytes and
+    committing the row). Only objects older than `older_than_minutes` are touched, so an upload in
+    progress is never swept. Run by `flask send-mail` (cron) and `flask sweep-uploads`."""
+    import time
+
+    storage = get_storage()
+    cutoff = time.time() - older_than_minutes * 60
+    removed = {"unfinished": 0, "orphaned": 0}
+    candidates = []
+    for key, unfinished in storage.stored_before(cutoff):
+        if unfinished:
+            storage.delete(key)
+            removed["unfinished"] += 1
+        elif not key.startswith("healthcheck/"):
+            candidates.append(key)
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start:start + 500]
+        known = set(session.scalars(sa.select(Document.storage_key).where(Document.storage_key.in_(chunk))))
+        for key in chunk:
+            if key not in known:
+                storage.delete(key)
+                removed["orphaned"] += 1
+    if any(removed.values()):
+        log.warning("storage sweep removed %(unfinished)d unfinished and %(orphaned)d orphaned objects", removed)
+    return removed

@@ -76,6 +76,15 @@ class LocalStorage:
     def presigned_url(self, key: str, filename: str, content_type: str, expires: int = 60) -> str | None:
         return None
 
+    def stored_before(self, cutoff: float) -> Iterator[tuple[str, bool]]:
+        """(key, is_unfinished) of every object written before `cutoff` (a POSIX time); unfinished
+        ones are the temporary files of writes that never completed (a worker killed mid-upload)."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.rglob("*"):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                yield path.relative_to(self.root).as_posix(), path.name.startswith(".upload-")
+
 
 def content_disposition(filename: str) -> str:
     ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
@@ -122,6 +131,20 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def stored_before(self, cutoff: float) -> Iterator[tuple[str, bool]]:
+        """Objects written before `cutoff`; unfinished multipart uploads are aborted on the way."""
+        from datetime import UTC, datetime
+
+        limit = datetime.fromtimestamp(cutoff, UTC)
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < limit:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            for item in page.get("Contents", []):
+                if item["LastModified"] < limit:
+                    yield item["Key"], False
 
     def presigned_url(self, key: str, filename: str, content_type: str, expires: int = 60) -> str | None:
         return self.client.generate_presigned_url(

@@ -8,6 +8,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass
 from typing import BinaryIO
+from zlib import error as zlib_error
 
 from flask_babel import gettext as _
 
@@ -65,6 +66,32 @@ def extension_of(name: str) -> str:
     return name.rpartition(".")[2].lower() if "." in name else ""
 
 
+def too_expanded(max_expanded: int) -> ValidationFailed:
+    return refuse(_("The document would expand to more than %(mb)d MB when opened. Save it again as PDF "
+                    "and upload that.", mb=max_expanded // (1024 * 1024)))
+
+
+def _decompress_counting(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], max_expanded: int) -> None:
+    """Inflate every member in small chunks, counting the bytes that really come out, and stop at the
+    first member that yields more than its directory entry declares or once the total passes the limit:
+    a lying directory (100 B claimed, 200 MB inside) is refused after reading about the limit, never
+    more, with flat memory."""
+    total = 0
+    for entry in entries:
+        produced = 0
+        try:
+            with archive.open(entry) as member:
+                # zipfile itself refuses a member longer than declared (BadZipFile); the count is the backstop.
+                while chunk := member.read(64 * 1024):
+                    produced += len(chunk)
+                    total += len(chunk)
+                    if produced > entry.file_size or total > max_expanded:
+                        raise too_expanded(max_expanded)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
+                RuntimeError, zlib_error):
+            raise refuse(_("The file is damaged: it looks like an Office document but cannot be read.")) from None
+
+
 def _inspect_zip(fh: BinaryIO, max_entries: int, max_expanded: int) -> str:
     fh.seek(0)
     try:
@@ -78,8 +105,9 @@ def _inspect_zip(fh: BinaryIO, max_entries: int, max_expanded: int) -> str:
                            n=len(entries)))
         expanded = sum(entry.file_size for entry in entries)
         if expanded > max_expanded:
-            raise refuse(_("The document would expand to more than %(mb)d MB when opened. Save it again as PDF "
-                           "and upload that.", mb=max_expanded // (1024 * 1024)))
+            raise too_expanded(max_expanded)
+        # The directory's sizes are what the file claims; count what actually comes out.
+        _decompress_counting(archive, entries, max_expanded)
         names = {entry.filename for entry in entries}
         if "mimetype" in names:
             with archive.open("mimetype") as member:

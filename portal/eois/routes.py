@@ -14,7 +14,7 @@ from portal.documents import services as document_services
 from portal.documents.forms import upload_form
 from portal.eois import services
 from portal.eois.forms import ClarificationForm, DecisionForm, EoiForm, MessageForm, WithdrawForm
-from portal.errors import InvalidTransition, ValidationFailed
+from portal.errors import InvalidTransition, NotAllowed, ValidationFailed
 from portal.exports import csv_response, xlsx_response
 from portal.models import Call, CallKind, Document, EoiStatus, Region
 from portal.pagination import paginate
@@ -79,8 +79,12 @@ def _render(eoi, form=None, status=200, **extra):
         upload=extra.pop("upload", None) or (upload_form(document_services.OBJECT_PURPOSES["eoi"]) if can_upload else None),
         upload_url=url_for("eois.upload_document", eoi_id=eoi.id), purpose_label=document_services.purpose_label,
         can_download=access.can_download_document, missing=services.missing_documents(db, eoi),
-        status_label=services.status_label, field_label=services.field_label, message_form=MessageForm(),
+        status_label=services.status_label, field_label=services.field_label,
+        reopened_labels=[services.field_label(str(name)) for name in (eoi.reopened_fields or [])],
+        message_form=MessageForm() if access.can_message_eoi(current_user, eoi) else None,
         can_screen=access.can_screen_eois(current_user), can_edit=bool(open_fields),
+        checks=services.submission_problems(db, eoi) if form is not None else {},
+        field_names=set(services.REOPENABLE),
         can_withdraw=access.can_edit_eoi(current_user, eoi) and eoi.status in (EoiStatus.SUBMITTED, EoiStatus.CLARIFICATION)
         and now < eoi.call.closes_at, **extra), status
 
@@ -128,6 +132,9 @@ def edit(eoi_id: int):
     except (ValidationFailed, InvalidTransition) as exc:
         db.rollback()
         form.version_id.data = str(eoi.version_id)
+        # The draft was saved: show the co-financing as stored (the share derived from the amount).
+        for name in ("cofinancing_eur", "cofinancing_pct"):
+            getattr(form, name).data, getattr(form, name).raw_data = getattr(eoi, name), None
         if isinstance(exc, ValidationFailed):
             apply_errors(form, exc)
         else:
@@ -189,6 +196,8 @@ def upload_document(eoi_id: int):
 @role_required()
 def message(eoi_id: int):
     eoi = _eoi(eoi_id)
+    if not access.can_message_eoi(current_user, eoi):
+        raise NotAllowed()
     form = MessageForm()
     if form.validate_on_submit():
         services.add_message(db, current_user, eoi, form.body.data)
@@ -213,7 +222,7 @@ def screening(call_id: int):
         "eois/screening.html", call=call, page=page, missing=services.completeness(db, page.items),
         regions=db.scalars(sa.select(Region).order_by(Region.code)).all(), service_types=call.service_types,
         region_id=region_id, status=status, service_type_id=service_type_id, statuses=services.SCREENED,
-        status_label=services.status_label)
+        status_label=services.status_label, purpose_label=document_services.purpose_label)
 
 
 @bp.route("/eois/<int:eoi_id>/clarify", methods=["GET", "POST"])

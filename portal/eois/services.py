@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from portal import access, audit, clock, mail
+from portal import access, audit, clock, i18n, mail
 from portal.documents import services as documents
 from portal.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
 from portal.models import (
@@ -78,14 +78,9 @@ def field_label(name: str) -> str:
 
 
 def status_label(status: EoiStatus) -> str:
-    return {
-        EoiStatus.DRAFT: _("draft"),
-        EoiStatus.SUBMITTED: _("submitted"),
-        EoiStatus.CLARIFICATION: _("clarification requested"),
-        EoiStatus.WITHDRAWN: _("withdrawn"),
-        EoiStatus.ACCEPTED: _("accepted"),
-        EoiStatus.REJECTED: _("rejected"),
-    }[status]
+    from portal.labels import label
+
+    return label(status, "eoi_status")
 
 
 # Starting and editing ---------------------------------------------------------------------------
@@ -142,13 +137,68 @@ def _validate_values(session: Session, call: Call, data: EoiData, complete: bool
         for name in ("needs_assessment", "target_groups", "coordinator_name", "coordinator_email"):
             if not str(getattr(data, name) or "").strip():
                 errors.setdefault(name, [_("Fill this in before submitting.")])
-        for name in ("people_in_need", "cofinancing_eur", "cofinancing_pct"):
+        for name in ("people_in_need", "cofinancing_eur"):
             if getattr(data, name) is None:
                 errors.setdefault(name, [_("Fill this in before submitting.")])
         if not data.services:
             errors["services-0-service_type_id"] = [_("Propose at least one service before submitting.")]
+        for name, messages in _cofinancing_errors(call, data).items():
+            errors.setdefault(name, messages)
     if errors:
         raise ValidationFailed(field_errors=errors)
+
+
+CENT = Decimal("0.01")
+
+
+def services_total(data: EoiData) -> Decimal:
+    """The estimated annual cost of the proposed services: the base of the co-financing share."""
+    return sum((row.annual_cost_eur or Decimal("0") for row in data.services), Decimal("0"))
+
+
+def derive_cofinancing(data: EoiData) -> EoiData:
+    """One figure is typed, the other derived, so they can never disagree: the share is the amount over the
+    services' annual cost; only when no amount is typed is the amount derived from a typed share."""
+    total = services_total(data)
+    if data.cofinancing_eur is not None:
+        data.cofinancing_pct = (data.cofinancing_eur * 100 / total).quantize(CENT) if total > 0 else None
+    elif data.cofinancing_pct is not None and total > 0:
+        data.cofinancing_eur = (total * data.cofinancing_pct / 100).quantize(CENT)
+    return data
+
+
+def _cofinancing_errors(call: Call, data: EoiData) -> dict[str, list[str]]:
+    """The co-financing rule of submission: the share (derived from the amount) at least the call's minimum."""
+    total = services_total(data)
+    if data.cofinancing_eur is None or total <= 0:
+        return {}
+    share = (data.cofinancing_eur * 100 / total).quantize(CENT)
+    minimum = call.min_cofinancing_pct or Decimal("0")
+    if data.cofinancing_eur > total:
+        return {"cofinancing_eur": [_("The co-financing (%(amount)s EUR) cannot exceed the cost of the proposed services "
+                                      "(%(total)s EUR).", amount=i18n.money(data.cofinancing_eur), total=i18n.money(total))]}
+    if share < minimum:
+        needed = (total * minimum / 100).quantize(CENT, rounding="ROUND_UP")
+        return {"cofinancing_eur": [_(
+            "Municipal co-financing: %(amount)s EUR of %(total)s EUR is %(share)s %%, below this call's minimum of "
+            "%(minimum)s %%: at least %(needed)s EUR is needed.", amount=i18n.money(data.cofinancing_eur),
+            total=i18n.money(total), share=i18n.decimal(share, 2), minimum=i18n.decimal(minimum, 2), needed=i18n.money(needed))]}
+    return {}
+
+
+def submission_problems(session: Session, eoi: ExpressionOfInterest) -> dict[str, list[str]]:
+    """Every rule a submission must pass, by field — the same list the form shows before *Submit* and the
+    server checks on submission."""
+    try:
+        _validate_values(session, eoi.call, derive_cofinancing(_data_of(eoi)), complete=True)
+        errors: dict[str, list[str]] = {}
+    except ValidationFailed as exc:
+        errors = {k: [str(m) for m in v] for k, v in exc.field_errors.items()}
+    missing = missing_documents(session, eoi)
+    if missing:
+        errors["documents"] = [_("Attach the documents this call requires before submitting: %(missing)s.",
+                                 missing=", ".join(documents.purpose_label(p) for p in missing))]
+    return errors
 
 
 def _data_of(eoi: ExpressionOfInterest) -> EoiData:
@@ -175,6 +225,11 @@ def save(session: Session, actor: User, eoi: ExpressionOfInterest, data: EoiData
     if not open_fields:
         raise InvalidTransition(_("This expression of interest can no longer be changed."))
     _validate_values(session, eoi.call, data, complete=False)
+    data = derive_cofinancing(data)
+    if data.cofinancing_pct is not None and data.cofinancing_pct > 100:
+        raise ValidationFailed(field_errors={"cofinancing_eur": [_(
+            "The co-financing (%(amount)s EUR) cannot exceed the cost of the proposed services (%(total)s EUR).",
+            amount=i18n.money(data.cofinancing_eur), total=i18n.money(services_total(data)))]})
     before = snapshot(eoi)
     for name in FIELDS:
         if name in open_fields:
@@ -185,6 +240,9 @@ def save(session: Session, actor: User, eoi: ExpressionOfInterest, data: EoiData
                                    beneficiaries_per_month=r.beneficiaries_per_month,
                                    annual_cost_eur=r.annual_cost_eur, partners=r.partners.strip())
                         for i, r in enumerate(data.services)]
+    if {"cofinancing_eur", "cofinancing_pct", "services"} & open_fields:
+        derived = derive_cofinancing(_data_of(eoi))  # the share always follows the amount and the services' cost
+        eoi.cofinancing_eur, eoi.cofinancing_pct = derived.cofinancing_eur, derived.cofinancing_pct
     try:
         session.flush()
     except sa.orm.exc.StaleDataError:
@@ -215,7 +273,9 @@ def submit(session: Session, actor: User, eoi: ExpressionOfInterest) -> EoiSubmi
             raise InvalidTransition(_("The date set for your clarification has passed. Contact the ministry."))
     else:
         raise InvalidTransition(_("This expression of interest has already been submitted."))
-    _validate_values(session, eoi.call, _data_of(eoi), complete=True)
+    problems = submission_problems(session, eoi)
+    if problems:
+        raise ValidationFailed(field_errors=problems)
     if eoi.reference is None:
         municipality = session.get(Municipality, eoi.organisation.municipality_id)
         eoi.reference = f"{eoi.call.reference}-{municipality.code if municipality else eoi.organisation_id}"
@@ -298,7 +358,7 @@ def request_clarification(session: Session, actor: User, eoi: ExpressionOfIntere
 
 
 def add_message(session: Session, actor: User, eoi: ExpressionOfInterest, body: str) -> EoiMessage:
-    if not access.can_view_eoi(actor, eoi):
+    if not access.can_message_eoi(actor, eoi):
         raise NotAllowed()
     if not body.strip():
         raise ValidationFailed(field_errors={"body": [_("Write a message first.")]})

@@ -18,6 +18,7 @@ from portal.grants import ledger
 from portal.models import (
     Application,
     Call,
+    CallKind,
     EntryKind,
     GrantAgreement,
     LedgerEntry,
@@ -76,8 +77,9 @@ def _main_service(session: Session, application_ids: set[int]) -> dict[int, Any]
 def build(session: Session, programme: Programme | None = None) -> Dashboard:
     programme = programme or calls.get_programme(session)
     entries = _entries(session, programme)
-    call_rows = {c.id: Row(f"{c.reference} · {c.title()}", allocated=c.allocation_eur)
-                 for c in session.scalars(sa.select(Call).where(Call.programme_id == programme.id).order_by(Call.id))}
+    call_rows = {c.id: Row(f"{c.reference} · {c.title()}", allocated=c.allocation_eur)  # calls that can commit
+                 for c in session.scalars(sa.select(Call).where(Call.programme_id == programme.id,
+                                                                Call.kind == CallKind.GRANT).order_by(Call.id))}
     municipalities = {m.id: m for m in session.scalars(sa.select(Municipality).options(
         sa.orm.joinedload(Municipality.region)))}
     services = _main_service(session, {e[5] for e in entries})
@@ -129,7 +131,8 @@ def quarter(day: date) -> str:
 
 def ifr(session: Session, programme: Programme | None = None) -> list[tuple]:
     """Interim Financial Report table: disbursements per quarter by call, municipality and service type,
-    with the cumulative total and what remains of the envelope after it."""
+    with the cumulative total and the envelope not yet disbursed after it (envelope − disbursed, the definition
+    `ledger.DEFINITIONS["undisbursed"]` shown with it)."""
     programme = programme or calls.get_programme(session)
     entries = [e for e in _entries(session, programme) if e[0] == EntryKind.DISBURSEMENT]
     call_names = {c.id: c.reference for c in session.scalars(sa.select(Call).where(Call.programme_id == programme.id))}

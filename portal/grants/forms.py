@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, FieldList, Form, FormField, IntegerField, StringField, SubmitField, TextAreaField
+from wtforms import DateField, DecimalField, FieldList, Form, FormField, HiddenField, IntegerField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.grants.services import Terms, TrancheRow
@@ -46,6 +46,8 @@ class AgreementForm(TermsForm):
 
 
 class AmendmentForm(TermsForm):
+    # The agreement version this form was built from: a save from an older one is refused.
+    expected_version = HiddenField()
     reason = TextAreaField(_l("Reason for the amendment"), validators=[Optional(), Length(max=4000)])
     submit = SubmitField(_l("Record the amendment"))
 

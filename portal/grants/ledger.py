@@ -19,12 +19,13 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal import audit, clock
 from portal.calls import services as calls
 from portal.errors import InvalidTransition, ValidationFailed
-from portal.models import Call, EntryKind, GrantAgreement, LedgerEntry, Programme, Tranche, User
+from portal.models import Call, CallKind, EntryKind, GrantAgreement, LedgerEntry, Programme, Tranche, User
 
 CENT = Decimal("0.01")
 
@@ -47,6 +48,12 @@ def _lock(session: Session, agreement: GrantAgreement) -> Locked:
     session.scalar(sa.select(Call).where(Call.id == call.id).with_for_update())
     session.scalar(sa.select(GrantAgreement).where(GrantAgreement.id == agreement.id).with_for_update())
     return Locked(programme, call, agreement)
+
+
+def lock(session: Session, agreement: GrantAgreement) -> Locked:
+    """For services that change an agreement or its tranches: take the ledger's locks first, in the
+    ledger's order, so that no two writers ever wait on each other in a cycle."""
+    return _lock(session, agreement)
 
 
 def _sum(session: Session, kind: EntryKind, *where) -> Decimal:
@@ -163,19 +170,61 @@ def reverse(session: Session, actor: User, entry: LedgerEntry, reason: str) -> L
     return _entry(session, actor, locked, entry.kind, -entry.amount_eur, reason, None, reverses=entry)
 
 
+#: What each money total means, in one place: shown as text beside the total on the envelope page, in the
+#: Interim Financial Report and in the finance summary of the indicator downloads.
+DEFINITIONS = {
+    "envelope": _l("Envelope: the programme's money for grants, as set in the programme settings."),
+    "allocated": _l("Allocated to calls: the budgets of the calls for grant applications, the only calls that can "
+                    "commit money (calls for expressions of interest are not counted)."),
+    "committed": _l("Committed: the sum of the ledger's commitment entries — signed agreements and their amendments, "
+                    "reversals included."),
+    "disbursed": _l("Disbursed: the sum of the ledger's disbursement entries — tranches paid, reversals included."),
+    "uncommitted": _l("Uncommitted: envelope − committed; what can still be promised in new agreements."),
+    "undisbursed": _l("Not yet disbursed: envelope − disbursed; what has not yet been paid out, whether committed "
+                      "or not."),
+    "mkd": _l("MKD as recorded: each ledger entry is converted at the rate recorded with it on its day, and the "
+              "denars are added up; totals that are not ledger entries have no MKD amount."),
+}
+
+
 @dataclass
 class Totals:
     envelope: Decimal
     allocated: Decimal
     committed: Decimal
     disbursed: Decimal
+    committed_mkd: Decimal = Decimal("0.00")  # the denars recorded with each entry, at its own rate
+    disbursed_mkd: Decimal = Decimal("0.00")
 
     @property
     def uncommitted(self) -> Decimal:
         return self.envelope - self.committed
 
+    @property
+    def undisbursed(self) -> Decimal:
+        return self.envelope - self.disbursed
+
+    def rows(self) -> list[tuple[str, str, Decimal, Decimal | None, str]]:
+        """(key, label, EUR, MKD as recorded or None, definition) of every total, in the order they are shown."""
+        labels = {"envelope": _("Envelope"), "allocated": _("Allocated to calls"), "committed": _("Committed"),
+                  "disbursed": _("Disbursed"), "uncommitted": _("Uncommitted"), "undisbursed": _("Not yet disbursed")}
+        values = {"envelope": (self.envelope, None), "allocated": (self.allocated, None),
+                  "committed": (self.committed, self.committed_mkd), "disbursed": (self.disbursed, self.disbursed_mkd),
+                  "uncommitted": (self.uncommitted, None), "undisbursed": (self.undisbursed, None)}
+        return [(key, labels[key], *values[key], str(DEFINITIONS[key])) for key in labels]
+
 
 def totals(session: Session, programme: Programme) -> Totals:
-    return Totals(envelope=programme.envelope_eur, allocated=calls.allocated_total(session),
-                  committed=committed_in_programme(session, programme.id),
-                  disbursed=_sum(session, EntryKind.DISBURSEMENT, LedgerEntry.programme_id == programme.id))
+    """The programme's totals in two statements: the ledger's sums by kind (EUR, and MKD as recorded with each
+    entry), and the budgets of the calls that can commit."""
+    zero = (Decimal("0.00"), Decimal("0.00"))
+    sums = {kind: (Decimal(eur), Decimal(mkd)) for kind, eur, mkd in session.execute(
+        sa.select(LedgerEntry.kind, sa.func.coalesce(sa.func.sum(LedgerEntry.amount_eur), 0),
+                  sa.func.coalesce(sa.func.sum(LedgerEntry.amount_mkd), 0))
+        .where(LedgerEntry.programme_id == programme.id).group_by(LedgerEntry.kind))}
+    allocated = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Call.allocation_eur), 0)).where(
+        Call.programme_id == programme.id, Call.kind == CallKind.GRANT))
+    committed, committed_mkd = sums.get(EntryKind.COMMITMENT, zero)
+    disbursed, disbursed_mkd = sums.get(EntryKind.DISBURSEMENT, zero)
+    return Totals(envelope=programme.envelope_eur, allocated=Decimal(allocated or 0), committed=committed,
+                  disbursed=disbursed, committed_mkd=committed_mkd, disbursed_mkd=disbursed_mkd)

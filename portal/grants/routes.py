@@ -15,14 +15,15 @@ from portal.calls.forms import ConfirmForm
 from portal.db import db
 from portal.documents import services as document_services
 from portal.documents.forms import upload_form
-from portal.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
+from portal.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
 from portal.exports import csv_response, xlsx_response
-from portal.grants import dashboard, ledger
+from portal.grants import dashboard, four_eyes, ledger
 from portal.grants import services as grants
 from portal.grants.forms import AgreementForm, AmendmentForm, PaymentForm, ReverseForm
 from portal.models import Application, Document, GrantAgreement, LedgerEntry, Tranche
+from portal.pagination import paginate
 from portal.reports import services as report_services
-from portal.web import apply_errors
+from portal.web import apply_errors, page_arg, page_size
 
 bp = Blueprint("grants", __name__)
 
@@ -34,6 +35,11 @@ def _agreement(agreement_id: int) -> GrantAgreement:
     if not access.can_view_agreement(current_user, agreement):
         raise NotAllowed()
     return agreement
+
+
+def _int_or_none(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 def _terms_errors(form, exc: ValidationFailed) -> None:
@@ -81,10 +87,12 @@ def create(application_id: int):
 @bp.get("/grants")
 @role_required()
 def index():
-    agreements = grants.visible_agreements(db, current_user)
-    if agreements is None:
+    query = grants.visible_agreements_query(current_user)
+    if query is None:
         abort(403)
-    return render_template("grants/index.html", agreements=agreements, paid=grants.paid_by_agreement(db, agreements))
+    page = paginate(db, query, page_arg(), page_size())
+    return render_template("grants/index.html", agreements=page.items, page=page,
+                           paid=grants.paid_by_agreement(db, page.items))
 
 
 @bp.get("/grants/<int:agreement_id>")
@@ -103,6 +111,7 @@ def detail(agreement_id: int):
         committed=ledger.committed_to(db, agreement.id), paid=ledger.paid_to(db, agreement.id),
         can_manage=can_manage, can_request=access.can_request_release(current_user),
         can_approve=access.can_approve_release(current_user), confirm=ConfirmForm(), payment=PaymentForm(),
+        actions=four_eyes.next_actions(db, current_user, agreement),
         warning=grants.start_warning(grants.terms_of(agreement.current)), today=clock.utc_to_skopje(clock.now()).date(),
         report_warning=grants.no_report_warning(db, agreement, clock.utc_to_skopje(clock.now()).date()),
         reverse_form=ReverseForm(), reversed_ids={e.reverses_id for e in entries if e.reverses_id},
@@ -120,6 +129,7 @@ def amend(agreement_id: int):
     form = AmendmentForm()
     if request.method == "GET":
         current = agreement.current
+        form.expected_version.data = str(current.version)
         form.signature_date.data, form.start_date.data = current.signature_date, current.start_date
         form.end_date.data, form.committed_eur.data = current.end_date, current.committed_eur
         while len(form.tranches.entries):
@@ -132,9 +142,18 @@ def amend(agreement_id: int):
         form.tranches.append_entry()
     elif form.validate_on_submit() and not form.tranche_errors():
         try:
-            grants.amend(db, current_user, agreement, form.to_terms(), form.reason.data or "")
+            grants.amend(db, current_user, agreement, form.to_terms(), form.reason.data or "",
+                         expected_version=_int_or_none(form.expected_version.data))
         except ValidationFailed as exc:
             _terms_errors(form, exc)
+        except Conflict as exc:
+            # Keep what this person typed and show whose change came first (409, nothing saved).
+            db.rollback()
+            db.expire_all()
+            form.form_errors.append(str(exc.message))
+            form.expected_version.data = str(agreement.current.version)
+            return render_template("grants/agreement_form.html", form=form, application=agreement.application,
+                                   award=None, agreement=agreement), 409
         else:
             db.commit()
             flash(_("The amendment has been recorded as a new version."), "success")
@@ -182,7 +201,7 @@ def request_release(tranche_id: int):
     tranche = _tranche(tranche_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    grants.request_release(db, current_user, tranche)
+    grants.request_release(db, current_user, tranche, _int_or_none(request.form.get("version_id")))
     db.commit()
     flash(_("The release has been requested; another ministry user approves it."), "success")
     return redirect(url_for("grants.detail", agreement_id=tranche.agreement_id) + "#tranches")
@@ -194,7 +213,12 @@ def approve_release(tranche_id: int):
     tranche = _tranche(tranche_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    grants.approve_release(db, current_user, tranche)
+    if request.form.get("confirmed") != "yes":
+        # Nothing changes before the person has seen the amount, the grant and the recipient.
+        four_eyes.check_approve(current_user, tranche)
+        return render_template("grants/confirm_tranche.html", tranche=tranche, action="approve",
+                               version_id=request.form.get("version_id", ""), confirm=ConfirmForm())
+    grants.approve_release(db, current_user, tranche, _int_or_none(request.form.get("version_id")))
     db.commit()
     flash(_("The release has been approved."), "success")
     return redirect(url_for("grants.detail", agreement_id=tranche.agreement_id) + "#tranches")
@@ -207,8 +231,17 @@ def mark_paid(tranche_id: int):
     form = PaymentForm()
     if not form.validate_on_submit():
         raise InvalidTransition(_("Enter the payment date and the bank reference."))
+    if request.form.get("confirmed") != "yes":
+        try:
+            four_eyes.check_pay(current_user, tranche, form.paid_on.data, form.bank_reference.data or "")
+        except ValidationFailed as exc:
+            flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages), "error")
+            return redirect(url_for("grants.detail", agreement_id=tranche.agreement_id) + "#tranches")
+        return render_template("grants/confirm_tranche.html", tranche=tranche, action="pay", payment=form,
+                               version_id=request.form.get("version_id", ""))
     try:
-        grants.mark_paid(db, current_user, tranche, form.paid_on.data, form.bank_reference.data or "")
+        grants.mark_paid(db, current_user, tranche, form.paid_on.data, form.bank_reference.data or "",
+                         _int_or_none(request.form.get("version_id")))
     except ValidationFailed as exc:
         db.rollback()
         flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages), "error")
@@ -265,11 +298,14 @@ def ledger_download(fmt: str):
 @permission_required(access.can_view_envelope)
 def ifr(fmt: str):
     header = [_("Quarter"), _("Call"), _("Municipality"), _("Service type"), _("Disbursed (EUR)"),
-              _("Cumulative (EUR)"), _("Envelope remaining (EUR)")]
+              _("Disbursed, cumulative (EUR)"), _("Not yet disbursed = envelope − disbursed (EUR)")]
     rows = dashboard.ifr(db)
+    definitions = [(str(ledger.DEFINITIONS[key]),) for key in ("disbursed", "undisbursed", "uncommitted", "mkd")]
     if fmt == "csv":
-        return csv_response("interim-financial-report.csv", header, rows)
+        return csv_response("interim-financial-report.csv", header, rows + [("",) * len(header)]
+                            + [(text,) + ("",) * (len(header) - 1) for (text,) in definitions])
     if fmt == "xlsx":
-        return xlsx_response("interim-financial-report.xlsx", {_("Disbursements by quarter"): (header, rows)})
+        return xlsx_response("interim-financial-report.xlsx", {_("Disbursements by quarter"): (header, rows),
+                                                                _("Definitions"): ([_("Definition")], definitions)})
     abort(404)
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from portal import access, audit, clock
 from portal.applications import review
-from portal.errors import InvalidTransition, NotAllowed, ValidationFailed
+from portal.db import lock_row
+from portal.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from portal.grants import ledger
 from portal.models import (
     AgreementVersion,
@@ -84,6 +85,8 @@ def create_agreement(session: Session, actor: User, application: Application, nu
     """Turn an award into a signed agreement and commit its amount (envelope and call checked under lock)."""
     if not access.can_manage_agreements(actor):
         raise NotAllowed()
+    # Two officers recording the same signature at once: the second waits here, then finds the first's.
+    lock_row(session, application)
     if application.status != ApplicationStatus.AWARDED:
         raise InvalidTransition(_("Only an awarded application becomes a grant agreement."))
     if session.scalar(sa.select(GrantAgreement.id).where(GrantAgreement.application_id == application.id)):
@@ -125,11 +128,32 @@ def create_agreement(session: Session, actor: User, application: Application, nu
     return agreement
 
 
-def amend(session: Session, actor: User, agreement: GrantAgreement, terms: Terms, reason: str) -> AgreementVersion:
+def stale_amendment_message(session: Session, agreement: GrantAgreement) -> str:
+    newest = session.scalar(sa.select(AgreementVersion).where(AgreementVersion.agreement_id == agreement.id)
+                            .order_by(AgreementVersion.version.desc()).limit(1))
+    author_user = session.get(User, newest.created_by_id)
+    author = author_user.full_name if author_user else ""
+    return _("Someone else amended this agreement while you were editing it: version %(v)d by %(who)s commits "
+             "%(amount)s EUR (reason: %(reason)s). Your amendment was not saved. Review their change below, then "
+             "make yours again if it is still needed.", v=newest.version, who=author,
+             amount=str(newest.committed_eur), reason=newest.reason or "—")
+
+
+def amend(session: Session, actor: User, agreement: GrantAgreement, terms: Terms, reason: str,
+          expected_version: int | None = None) -> AgreementVersion:
     """A new version of the terms; the difference in the commitment goes to the ledger (an increase passes
-    the same envelope and call checks as a new commitment; a decrease never goes below what was paid)."""
+    the same envelope and call checks as a new commitment; a decrease never goes below what was paid).
+
+    `expected_version` is the version the person's form was built from: if someone else amended the
+    agreement since, nothing is saved and `Conflict` tells who changed what (no lost update)."""
     if not access.can_manage_agreements(actor):
         raise NotAllowed()
+    ledger.lock(session, agreement)
+    newest = session.scalar(sa.select(sa.func.max(AgreementVersion.version))
+                            .where(AgreementVersion.agreement_id == agreement.id))
+    if expected_version is None or newest != expected_version:
+        raise Conflict(stale_amendment_message(session, agreement))
+    session.expire(agreement, ["versions", "tranches"])
     errors: dict[str, list[str]] = {}
     if not reason.strip():
         errors["reason"] = [_("Give the reason for the amendment.")]
@@ -195,9 +219,19 @@ def no_report_warning(session: Session, agreement: GrantAgreement, today: date) 
     return None
 
 
-def request_release(session: Session, actor: User, tranche: Tranche) -> Tranche:
+def _check_tranche_version(tranche: Tranche, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != tranche.version_id:
+        raise Conflict(_("Someone else changed tranche %(n)d while you were looking at it: it is now %(status)s, "
+                         "%(amount)s EUR. Nothing was done; check it again before you continue.",
+                         n=tranche.position, status=tranche_status_label(tranche.status),
+                         amount=str(tranche.amount_eur)))
+
+
+def request_release(session: Session, actor: User, tranche: Tranche, expected_version: int | None = None) -> Tranche:
     if not access.can_request_release(actor):
         raise NotAllowed()
+    lock_row(session, tranche)
+    _check_tranche_version(tranche, expected_version)
     if tranche.status != TrancheStatus.PLANNED:
         raise InvalidTransition(_("Only a planned tranche can be requested."))
     accepted = reports_accepted_through(session, tranche.agreement)
@@ -206,19 +240,22 @@ def request_release(session: Session, actor: User, tranche: Tranche) -> Tranche:
                                   "accepted up to month %(done)d.", n=tranche.reports_required_through, done=accepted))
     tranche.status = TrancheStatus.REQUESTED
     tranche.requested_by_id, tranche.requested_at = actor.id, clock.now()
+    from portal.grants import four_eyes
+
+    notified = four_eyes.notify_approvers(session, tranche)  # the second pair of eyes is told by e-mail
     audit.record(session, actor, "tranche.requested", tranche, before={"status": "planned"},
-                 after={"status": "requested", "amount_eur": tranche.amount_eur})
+                 after={"status": "requested", "amount_eur": tranche.amount_eur, "approvers_notified": notified})
     return tranche
 
 
-def approve_release(session: Session, actor: User, tranche: Tranche) -> Tranche:
+def approve_release(session: Session, actor: User, tranche: Tranche, expected_version: int | None = None) -> Tranche:
     if not access.can_approve_release(actor):
         raise NotAllowed()
-    if tranche.status != TrancheStatus.REQUESTED:
-        raise InvalidTransition(_("Only a requested tranche can be approved."))
-    if tranche.requested_by_id == actor.id:
-        raise NotAllowed(_("Four eyes: the tranche must be approved by another ministry user than the one who "
-                           "requested it."))
+    lock_row(session, tranche)
+    _check_tranche_version(tranche, expected_version)
+    from portal.grants import four_eyes
+
+    four_eyes.check_approve(actor, tranche)
     tranche.status = TrancheStatus.APPROVED
     tranche.approved_by_id, tranche.approved_at = actor.id, clock.now()
     audit.record(session, actor, "tranche.approved", tranche, before={"status": "requested"},
@@ -226,18 +263,16 @@ def approve_release(session: Session, actor: User, tranche: Tranche) -> Tranche:
     return tranche
 
 
-def mark_paid(session: Session, actor: User, tranche: Tranche, paid_on: date, bank_reference: str) -> Tranche:
+def mark_paid(session: Session, actor: User, tranche: Tranche, paid_on: date, bank_reference: str,
+              expected_version: int | None = None) -> Tranche:
     if not access.can_request_release(actor):
         raise NotAllowed()
-    if tranche.status != TrancheStatus.APPROVED:
-        raise InvalidTransition(_("Only an approved tranche can be marked paid."))
-    errors: dict[str, list[str]] = {}
-    if not bank_reference.strip():
-        errors["bank_reference"] = [_("Enter the bank reference of the payment.")]
-    if paid_on > clock.utc_to_skopje(clock.now()).date():
-        errors["paid_on"] = [_("The payment date cannot be in the future.")]
-    if errors:
-        raise ValidationFailed(field_errors=errors)
+    ledger.lock(session, tranche.agreement)
+    lock_row(session, tranche)
+    _check_tranche_version(tranche, expected_version)
+    from portal.grants import four_eyes
+
+    four_eyes.check_pay(actor, tranche, paid_on, bank_reference)
     ledger.disburse(session, actor, tranche.agreement, tranche.amount_eur,
                     _("Tranche %(n)d of %(number)s", n=tranche.position, number=tranche.agreement.number),
                     on=paid_on, tranche=tranche)
@@ -289,6 +324,12 @@ def terms_of(version: AgreementVersion) -> Terms:
 
 def visible_agreements(session: Session, actor: User) -> list[GrantAgreement] | None:
     """The ministry sees every agreement, a provider its own, a municipality those in it; monitors see totals."""
+    query = visible_agreements_query(actor)
+    return None if query is None else list(session.scalars(query).unique())
+
+
+def visible_agreements_query(actor: User) -> sa.Select | None:
+    """`visible_agreements` as a query, for a page of the list (None: the actor sees no agreement list)."""
     query = (sa.select(GrantAgreement).options(sa.orm.selectinload(GrantAgreement.versions),
                                                sa.orm.selectinload(GrantAgreement.tranches),
                                                sa.orm.joinedload(GrantAgreement.application).joinedload(Application.organisation),
@@ -303,7 +344,7 @@ def visible_agreements(session: Session, actor: User) -> list[GrantAgreement] | 
         query = query.where(GrantAgreement.municipality_org_id == actor.organisation_id)
     else:
         return None
-    return list(session.scalars(query).unique())
+    return query.order_by(GrantAgreement.id)  # after the number: a stable order from page to page
 
 
 def paid_by_agreement(session: Session, agreements: list[GrantAgreement]) -> dict[int, Decimal]:
@@ -319,12 +360,15 @@ def paid_by_agreement(session: Session, agreements: list[GrantAgreement]) -> dic
 
 
 def tranche_status_label(status: TrancheStatus) -> str:
-    return {TrancheStatus.PLANNED: _("planned"), TrancheStatus.REQUESTED: _("release requested"),
-            TrancheStatus.APPROVED: _("release approved"), TrancheStatus.PAID: _("paid")}[status]
+    from portal.labels import label
+
+    return label(status, "tranche_status")
 
 
 def entry_kind_label(kind) -> str:
-    return {"commitment": _("commitment"), "disbursement": _("disbursement")}[str(kind)]
+    from portal.labels import label
+
+    return label(kind, "entry_kind")
 
 
 def ledger_rows(session: Session) -> list[tuple]:

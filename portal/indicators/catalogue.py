@@ -107,6 +107,11 @@ SOURCES = {"accepted": "Accepted monthly reports (the version in force of each r
            "reports": "Monthly reports: first submission and due date", "ledger": "The programme ledger"}
 
 
+#: How the programme runs rather than what it achieves: not published as IATI results unless an
+#: administrator ticks it in the catalogue.
+NOT_IATI_RESULTS = frozenset({"ONTIME", "COMMITTED", "COMMITTED_PCT", "DISBURSED", "DISBURSED_PCT"})
+
+
 def _month_end(month: date) -> date:
     following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
     return following - timedelta(days=1)
@@ -146,7 +151,8 @@ def load_defaults(session: Session) -> dict[str, int]:
                               baseline=Decimal(baseline), baseline_date=BASELINE_DATE, targets=targets,
                               end_target=Decimal(end) if end is not None else None,
                               end_target_date=END_DATE if end is not None else None,
-                              disaggregations=disaggregations, source=SOURCES[source], sort_order=order * 10))
+                              disaggregations=disaggregations, source=SOURCES[source], sort_order=order * 10,
+                              iati_result=code not in NOT_IATI_RESULTS))
         added["indicators"] += 1
     session.flush()
     return added

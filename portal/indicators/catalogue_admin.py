@@ -16,7 +16,7 @@ from portal.errors import Conflict, NotAllowed, ValidationFailed
 from portal.models import Indicator, IndicatorLevel, User
 
 FIELDS = ("name_mk", "name_sq", "name_en", "definition_mk", "definition_sq", "definition_en", "level", "baseline",
-          "baseline_date", "targets", "end_target", "end_target_date", "disaggregations", "source", "active")
+          "baseline_date", "targets", "end_target", "end_target_date", "disaggregations", "source", "active", "iati_result")
 
 #: The disaggregations each indicator can be computed by (what its code supports).
 SUPPORTED = {
@@ -40,6 +40,7 @@ class Values:
     end_target_date: str
     active: bool
     disaggregations: list[str]
+    iati_result: bool = True
 
 
 def values_from(form: Any) -> Values:
@@ -47,7 +48,7 @@ def values_from(form: Any) -> Values:
         "name_mk", "name_sq", "name_en", "definition_mk", "definition_sq", "definition_en", "source")}
     return Values(texts, form.level.data or "", form.baseline.data or "", form.baseline_date.data or "",
                   form.targets.data or "", form.end_target.data or "", form.end_target_date.data or "", bool(form.active.data),
-                  list(form.disaggregations.data or []))
+                  list(form.disaggregations.data or []), bool(form.iati_result.data))
 
 
 def fill(form: Any, indicator: Indicator) -> None:
@@ -59,6 +60,7 @@ def fill(form: Any, indicator: Indicator) -> None:
     form.end_target.data = "" if indicator.end_target is None else str(indicator.end_target)
     form.end_target_date.data = indicator.end_target_date.isoformat() if indicator.end_target_date else ""
     form.active.data = indicator.active
+    form.iati_result.data = indicator.iati_result
     form.disaggregations.data = list(indicator.disaggregations or [])
 
 
@@ -111,9 +113,9 @@ def update(session: Session, actor: User, indicator: Indicator, values: Values, 
     if version_id != indicator.version_id:
         raise Conflict()
     errors: dict[str, list[str]] = {}
-    for name in ("name_mk", "name_sq", "name_en"):
-        if not values.texts[name]:
-            errors[name] = [_("This field is required.")]
+    # Macedonian is required; an empty Albanian or English name is shown in Macedonian.
+    if not values.texts["name_mk"]:
+        errors["name_mk"] = [_("This field is required.")]
     if values.level not in {level.value for level in IndicatorLevel}:
         errors["level"] = [_("Choose the level.")]
     baseline = _decimal(values.baseline, "baseline", errors)
@@ -135,6 +137,7 @@ def update(session: Session, actor: User, indicator: Indicator, values: Values, 
     indicator.baseline, indicator.baseline_date, indicator.targets = baseline, baseline_date, targets
     indicator.end_target, indicator.end_target_date, indicator.active = end_target, end_date, values.active
     indicator.disaggregations = [d for d in supported if d in values.disaggregations]
+    indicator.iati_result = values.iati_result
     after = audit.snapshot(indicator, list(FIELDS))
     if before != after:
         audit.record(session, actor, "indicator.updated", indicator, before=before, after=after)

@@ -4,11 +4,13 @@ the table by region and municipality, and the ISR layout of the XLSX — all fro
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
+from flask_babel import get_locale
 from sqlalchemy.orm import Session
 
 from portal import clock
@@ -65,6 +67,7 @@ class Dashboard:
     current_half: str
     refreshed: IndicatorRefresh | None = None
     stale: bool = False
+    data_version: int | None = None
     table_codes: tuple[str, ...] = ("BEN", "HTE", "GRANTS", "COMMITTED", "DISBURSED")
 
 
@@ -85,14 +88,39 @@ def statuses(indicators: list[Indicator], observations: list[Observation], today
     return out
 
 
+_CACHE: WeakKeyDictionary = WeakKeyDictionary()  # session factory (one database) → {key: Dashboard}
+CACHE_SIZE = 16
+
+
+def _cache() -> dict:
+    from flask import current_app
+
+    return _CACHE.setdefault(current_app.extensions["db_session_factory"], {})
+
+
 def build(session: Session, now: datetime | None = None) -> Dashboard:
+    """The dashboard, built once per snapshot, language and day and then served from memory: a request that finds
+    the snapshot current sends one statement (the data version) for it."""
     now = now or clock.now()
     today = clock.utc_to_skopje(now).date()
+    snap = snapshot.ensure(session, now)
+    key = (snap.refresh.id, snap.refresh.fingerprint, snap.refresh.finished_at, str(get_locale() or ""), today)
+    cache = _cache()
+    cached = cache.get(key)
+    if cached is None:
+        cached = _build(session, now, today, snap)
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        cache[key] = cached
+    return replace(cached, stale=snap.stale)
+
+
+def _build(session: Session, now: datetime, today: date, snap: snapshot.Snapshot) -> Dashboard:
     indicators = list(session.scalars(sa.select(Indicator).where(Indicator.active.is_(True)).order_by(Indicator.sort_order)))
     current = half_of(today)
-    totals, snap = snapshot.read(session, Filters(period_types=("month", "half")), now, dimensions=("total",))
+    totals, _snap = snapshot.read(session, Filters(period_types=("month", "half")), now, dimensions=("total",), snap=snap)
     by_place, _snap = snapshot.read(session, Filters(period_types=("half",)), now, dimensions=("region", "municipality"),
-                                    periods=(current,))
+                                    periods=(current,), snap=snap)
     observations = totals + by_place
     monthly: dict[str, dict[str, Decimal]] = defaultdict(dict)
     places: dict[str, dict[str, PlaceRow]] = {"region": {}, "municipality": {}}
@@ -110,4 +138,4 @@ def build(session: Session, now: datetime | None = None) -> Dashboard:
                      money_months=money_months, money=money,
                      by_region=sorted(places["region"].values(), key=lambda r: r.label),
                      by_municipality=sorted(places["municipality"].values(), key=lambda r: r.label), current_half=current,
-                     refreshed=snap.refresh if snap else None, stale=bool(snap and snap.stale))
+                     refreshed=snap.refresh, stale=snap.stale, data_version=snap.data_version)

@@ -7,15 +7,18 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 from flask_babel import gettext as _
 
+from portal import clock
 from portal.exports import safe_cell
 from portal.indicators.compute import Observation
 from portal.indicators.dashboard import Status
+from portal.indicators.snapshot import AsOf
 from portal.models import Indicator
 
 COLUMNS = ("indicator", "indicator_name", "unit", "period_type", "period", "period_start", "period_end", "dimension",
@@ -34,6 +37,23 @@ def category_label(dimension: str, category: str, label: str) -> str:
     if dimension == "disability":
         return {"yes": _("with a disability"), "no": _("without a disability")}.get(category, label)
     return label
+
+
+CHUNK = 256 * 1024  # bytes per HTTP chunk of the CSV
+
+
+def filename(as_of: AsOf, fmt: str) -> str:
+    """The data's time and version in the file's name, so a saved copy still says which data it holds."""
+    stamp = as_of.data_as_of.astimezone(UTC).strftime("%Y-%m-%dT%H%MZ")
+    version = f"-v{as_of.data_version}" if as_of.data_version is not None else ""
+    live = "-live" if as_of.source == "live" else ""
+    return f"ssip-indicators-data-as-of-{stamp}{version}{live}.{fmt}"
+
+
+def as_of_headers(as_of: AsOf) -> dict[str, str]:
+    meta = as_of.as_dict()
+    return {"X-Data-As-Of": meta["data_as_of"], "X-Data-Version": str(meta["data_version"] or ""),
+            "X-Data-Source": meta["source"]}
 
 
 def _number(value: Decimal, unit: str) -> float | int:
@@ -56,7 +76,7 @@ def csv_rows(rows: Iterable[tuple], names: dict[str, str], labels: dict[str, dic
             shown = cached[(dimension, category)] = (safe_cell(category), safe_cell(label))
         writer.writerow((code, safe_names.get(code, code), unit, ptype, period, start, end, dimension, shown[0], shown[1],
                          int(value) if unit == "number" else f"{value:.1f}" if unit == "percent" else f"{value:.2f}"))
-        if n % 5000 == 0:
+        if n % 2000 == 0 and buffer.tell() >= CHUNK:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
@@ -67,9 +87,23 @@ def _frame(rows: list[list[Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def about(as_of: AsOf) -> pd.DataFrame:
+    """When the figures were computed and from which data: the analyst's "data as of"."""
+    stamp = as_of.as_dict()["data_as_of"]
+    source = (_("The snapshot of every indicator, computed then from the accepted reports and the ledger.")
+              if as_of.source == "snapshot" else
+              _("Computed when the file was downloaded (filtered by place or service type)."))
+    return _frame([[_("Indicator figures: data as of (UTC)"), stamp],
+                   [_("Data version"), "" if as_of.data_version is None else as_of.data_version],
+                   [_("How the figures were computed"), source],
+                   [_("Finance summary"), _("Read from the ledger when the file was downloaded (UTC): %(when)s",
+                                            when=clock.now().astimezone(UTC).replace(microsecond=0).isoformat())]],
+                  [_("Item"), _("Value")])
+
+
 def frames(observations: list[Observation], indicators: list[Indicator], statuses: list[Status],
-           finance: list[tuple[str, Decimal | None]]) -> dict[str, pd.DataFrame]:
-    """Every sheet as a DataFrame, in the order of the workbook."""
+           finance: list[tuple], as_of: AsOf | None = None) -> dict[str, pd.DataFrame]:
+    """Every sheet as a DataFrame, in the order of the workbook (the ISR sheet first, then when the data is from)."""
     names = {i.code: i.name() for i in indicators}
     isr = _frame([[s.indicator.code, s.indicator.name(), s.indicator.unit, s.indicator.level.value,
                    _number(s.indicator.baseline, s.indicator.unit), s.indicator.baseline_date.isoformat(),
@@ -83,6 +117,8 @@ def frames(observations: list[Observation], indicators: list[Indicator], statuse
                   _("Previous value"), _("Previous value date"), _("Current value"), _("Current value date"),
                   _("End target"), _("End target date")])
     sheets: dict[str, pd.DataFrame] = {_("Indicators (ISR)"): isr}
+    if as_of is not None:
+        sheets[_("About these figures")] = about(as_of)
     headers = [_("Code"), _("Indicator"), _("Period type"), _("Period"), _("Category code"), _("Category"), _("Value"),
                _("Unit")]
     by_dimension: dict[str, list[list[Any]]] = {}
@@ -92,8 +128,10 @@ def frames(observations: list[Observation], indicators: list[Indicator], statuse
             category_label(o.dimension, o.category, o.label), _number(o.value, o.unit), o.unit])
     for dimension in list(by_dimension):
         sheets[dimension_label(dimension)[:31]] = _frame(by_dimension.pop(dimension), headers)
-    sheets[_("Finance summary")] = _frame([[label, None if value is None else float(value)] for label, value in finance],
-                                          [_("Item"), _("EUR")])
+    sheets[_("Finance summary")] = _frame([[label, None if value is None else float(value), *what]
+                                           for label, value, *what in finance],
+                                          [_("Item"), _("EUR"), _("What it is")][:2 + max((len(f) - 2 for f in finance),
+                                                                                         default=0)])
     sheets[_("Definitions")] = _frame(
         [[i.code, i.name(), i.definition(), i.unit, i.level.value, ", ".join(dimension_label(d) for d in i.disaggregations),
           i.source, ", ".join(f"{year}: {value}" for year, value in sorted((i.targets or {}).items()))] for i in indicators],
@@ -176,6 +214,13 @@ def csv_copy(session, refresh_id: int, filters, names: dict[str, str], labels: d
     buffer.write("\ufeff")
     csv.writer(buffer).writerow(COLUMNS)
     yield buffer.getvalue().encode("utf-8")
+    pending, size = [], 0
     with connection.cursor() as cursor, cursor.copy(query) as copy:
-        for data in copy:
-            yield bytes(data)
+        for data in copy:  # one row per COPY message: gathered into large chunks, not one HTTP chunk per row
+            pending.append(bytes(data))
+            size += len(data)
+            if size >= CHUNK:
+                yield b"".join(pending)
+                pending, size = [], 0
+    if pending:
+        yield b"".join(pending)

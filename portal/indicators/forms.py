@@ -5,13 +5,14 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 REQUIRED = _l("This field is required.")
+FALLBACK = _l("Optional: left empty, the Macedonian text is shown with a note.")
 
 
 class IndicatorForm(FlaskForm):
     version_id = HiddenField()
     name_mk = StringField(_l("Name (Macedonian)"), validators=[DataRequired(REQUIRED), Length(max=300)])
-    name_sq = StringField(_l("Name (Albanian)"), validators=[DataRequired(REQUIRED), Length(max=300)])
-    name_en = StringField(_l("Name (English)"), validators=[DataRequired(REQUIRED), Length(max=300)])
+    name_sq = StringField(_l("Name (Albanian)"), validators=[Optional(), Length(max=300)], description=FALLBACK)
+    name_en = StringField(_l("Name (English)"), validators=[Optional(), Length(max=300)], description=FALLBACK)
     definition_mk = TextAreaField(_l("Definition (Macedonian)"), validators=[Optional(), Length(max=4000)])
     definition_sq = TextAreaField(_l("Definition (Albanian)"), validators=[Optional(), Length(max=4000)])
     definition_en = TextAreaField(_l("Definition (English)"), validators=[Optional(), Length(max=4000)])
@@ -28,6 +29,9 @@ class IndicatorForm(FlaskForm):
                                           widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     source = TextAreaField(_l("Source"), validators=[Optional(), Length(max=1000)])
     active = BooleanField(_l("Shown on the dashboard and in the downloads"))
+    iati_result = BooleanField(_l("Published as a result in the IATI file"),
+                               description=_l("Leave unticked for rates that describe how the programme runs "
+                                              "(timeliness, money committed or paid) rather than what it achieves."))
     submit = SubmitField(_l("Save"))
 
 

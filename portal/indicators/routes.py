@@ -42,12 +42,12 @@ def index():
     return render_template("indicators/dashboard.html", data=data, choices=_choices(), labels=exports.dimension_label)
 
 
-def finance_summary() -> list[tuple[str, object]]:
+def finance_summary() -> list[tuple[str, object, str]]:
     from portal.calls.services import get_programme
 
     totals = ledger.totals(db, get_programme(db))
-    return [(_("Envelope"), totals.envelope), (_("Allocated to calls"), totals.allocated), (_("Committed"), totals.committed),
-            (_("Disbursed"), totals.disbursed), (_("Uncommitted"), totals.uncommitted)]
+    # Each total with its definition: the same text as on the envelope page and in the IFR.
+    return [(label, value, definition) for _key, label, value, _mkd, definition in totals.rows()]
 
 
 @bp.get("/indicators/observations.<fmt>")
@@ -61,21 +61,23 @@ def download(fmt: str):
         flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages), "error")
         return redirect(url_for("indicators.index") + "#downloads")
     indicators = _choices()["indicators"]
-    stamp = clock.utc_to_skopje(clock.now()).strftime("%Y-%m-%d")
-    headers = {"Content-Disposition": f'attachment; filename="ssip-indicators-{stamp}.{fmt}"', "Cache-Control": "no-store"}
+    snap = None if snapshot.live_only(filters) else snapshot.ensure(db)
+    as_of = snapshot.as_of(db, snap)  # the snapshot's computation time and version; a live answer: now
+    headers = {"Content-Disposition": f'attachment; filename="{exports.filename(as_of, fmt)}"', "Cache-Control": "no-store",
+               **exports.as_of_headers(as_of)}
     if fmt == "csv":
         names = {i.code: i.name() for i in indicators}
         labels = labels_by_code(db)
-        if db.get_bind().dialect.name == "postgresql" and not snapshot.live_only(filters):
-            chunks = exports.csv_copy(db, snapshot.ensure(db).refresh.id, filters, names, labels)
+        if db.get_bind().dialect.name == "postgresql" and snap is not None:
+            chunks = exports.csv_copy(db, snap.refresh.id, filters, names, labels)
         else:
-            chunks = exports.csv_rows(snapshot.rows(db, filters), names, labels)
+            chunks = exports.csv_rows(snapshot.rows(db, filters, snap=snap), names, labels)
         return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
-    observations, _snap = snapshot.read(db, filters)
+    observations, _snap = snapshot.read(db, filters, snap=snap)
     halves = observations if "half" in filters.period_types else snapshot.read(
-        db, replace(filters, period_types=("half",)), dimensions=("total",))[0]
+        db, replace(filters, period_types=("half",)), dimensions=("total",), snap=snap)[0]
     statuses = dashboard.statuses(indicators, halves, clock.utc_to_skopje(clock.now()).date())
-    content = exports.xlsx_bytes(exports.frames(observations, indicators, statuses, finance_summary()))
+    content = exports.xlsx_bytes(exports.frames(observations, indicators, statuses, finance_summary(), as_of=as_of))
     return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers=headers)
 

@@ -2,57 +2,65 @@
 observations are stored; the dashboard, the downloads and the API read them back in a few milliseconds, however
 many reports there are.
 
-A fingerprint of the data the indicators depend on (accepted reports, first submissions, the ledger, agreement
-terms, the catalogue, the programme settings, the current month) says whether the snapshot is still right.
-`flask --app wsgi refresh-indicators` (cron) refreshes it when the fingerprint moved; a reader refreshes it
-on the spot when it is missing, or stale and quick to redo (small databases), and otherwise serves it with its
-time. Requests filtered by place or service type are computed live: the snapshot holds the national figures
-and their disaggregations."""
+Each snapshot records the *data version* it was computed from (`portal.indicators.freshness`: a counter moved in
+the same transaction as every change the indicators depend on) and the month (timeliness depends on the date).
+A reader compares them with one primary-key read. A commit that moves the version is followed, in the same
+request, by a refresh when the last one was quick (`AUTO_REFRESH_MS`); `flask --app wsgi refresh-indicators`
+(cron) refreshes it otherwise. A reader refreshes it on the spot when it is missing, or stale and quick to redo,
+and otherwise serves it with its time and version. Requests filtered by place or service type are computed live
+(their figures are as of the request): the snapshot holds the national figures and their disaggregations."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal import clock
+from portal.indicators import freshness
 from portal.indicators.compute import PERIOD_TYPES, Filters, Observation, compute, labels_by_code, shaped
 from portal.models import (
-    AgreementVersion,
     Indicator,
+    IndicatorDataVersion,
     IndicatorRefresh,
     IndicatorValue,
-    LedgerEntry,
-    MonthlyReport,
-    Programme,
 )
 
 AUTO_REFRESH_MS = 3000  # a stale snapshot that took less than this to compute is recomputed by the reader
 
 
+def month_of(now: datetime | None = None) -> str:
+    return clock.utc_to_skopje(now or clock.now()).date().replace(day=1).isoformat()
+
+
+def marker(version: int, now: datetime | None = None) -> str:
+    """What a snapshot is current for: the data version and the month."""
+    return f"{version}|{month_of(now)}"
+
+
 def fingerprint(session: Session, now: datetime | None = None) -> str:
-    """One statement over the inputs of every indicator (the reports are read in a single scan)."""
-    now = now or clock.now()
-    reports = sa.select(sa.func.count(MonthlyReport.accepted_version), sa.func.sum(MonthlyReport.accepted_version),
-                        sa.func.max(MonthlyReport.accepted_at), sa.func.count(MonthlyReport.first_submitted_at)).subquery()
-    row = session.execute(sa.select(
-        reports,
-        sa.select(sa.func.max(LedgerEntry.id)).scalar_subquery(),
-        sa.select(sa.func.max(AgreementVersion.id)).scalar_subquery(),
-        sa.select(sa.func.sum(Indicator.version_id)).scalar_subquery(),
-        sa.select(sa.func.max(Programme.version_id)).scalar_subquery(),
-    )).one()
-    month = clock.utc_to_skopje(now).date().replace(day=1)
-    return "|".join(str(v) for v in row) + f"|{month.isoformat()}"
+    """The marker of the data as it is now: one primary-key read."""
+    return marker(freshness.current(session), now)
 
 
 def latest(session: Session) -> IndicatorRefresh | None:
     return session.scalar(sa.select(IndicatorRefresh).where(IndicatorRefresh.finished_at.is_not(None))
                           .order_by(IndicatorRefresh.id.desc()).limit(1))
+
+
+def _state(session: Session) -> tuple[IndicatorRefresh | None, int]:
+    """The newest snapshot and the current data version, in one statement."""
+    version = (sa.select(IndicatorDataVersion.version).where(IndicatorDataVersion.id == freshness.ROW)
+               .scalar_subquery())
+    row = session.execute(sa.select(IndicatorRefresh, version).where(IndicatorRefresh.finished_at.is_not(None))
+                          .order_by(IndicatorRefresh.id.desc()).limit(1)).first()
+    if row is None:
+        return None, freshness.current(session)
+    return row[0], row[1] or 0
 
 
 def _lock(session: Session) -> None:
@@ -65,13 +73,14 @@ def refresh(session: Session, now: datetime | None = None, *, force: bool = Fals
     """Compute every indicator for every kind of period and store the observations; commits."""
     now = now or clock.now()
     _lock(session)
-    mark = fingerprint(session, now)
+    version = freshness.current(session)
+    mark = marker(version, now)
     current = latest(session)
     if current is not None and current.fingerprint == mark and not force:
         session.commit()
         return current
     started = time.perf_counter()
-    run = IndicatorRefresh(fingerprint=mark, started_at=clock.now())
+    run = IndicatorRefresh(fingerprint=mark, data_version=version, started_at=clock.now())
     session.add(run)
     session.flush()
     observations = compute(session, Filters(period_types=PERIOD_TYPES), now)
@@ -93,17 +102,45 @@ class Snapshot:
     refresh: IndicatorRefresh
     stale: bool
 
+    @property
+    def as_of(self) -> datetime:
+        return self.refresh.finished_at or self.refresh.started_at
+
+    @property
+    def data_version(self) -> int | None:
+        return self.refresh.data_version
+
 
 def ensure(session: Session, now: datetime | None = None) -> Snapshot:
-    """The snapshot to read: refreshed first when missing, or stale and quick to recompute."""
-    current = latest(session)
+    """The snapshot to read: refreshed first when missing, or stale and quick to recompute. One statement when it
+    is current."""
+    current, version = _state(session)
     if current is None:
         return Snapshot(refresh(session, now), False)
-    if current.fingerprint == fingerprint(session, now):
+    if current.fingerprint == marker(version, now):
         return Snapshot(current, False)
     if current.duration_ms < AUTO_REFRESH_MS:
         return Snapshot(refresh(session, now), False)
     return Snapshot(current, True)
+
+
+@dataclass
+class AsOf:
+    """What an answer says about its data: when it was computed, from which data version, and how."""
+    data_as_of: datetime
+    data_version: int | None
+    source: str  # "snapshot" or "live"
+
+    def as_dict(self) -> dict:
+        return {"data_as_of": self.data_as_of.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+                "data_version": self.data_version, "source": self.source}
+
+
+def as_of(session: Session, snap: Snapshot | None, now: datetime | None = None) -> AsOf:
+    """A snapshot's computation time and version; for a live answer, now and the version read now."""
+    if snap is not None:
+        return AsOf(snap.as_of, snap.data_version, "snapshot")
+    return AsOf(now or clock.now(), freshness.current(session), "live")
 
 
 def live_only(filters: Filters) -> bool:
@@ -128,7 +165,7 @@ def _query(snap: Snapshot, filters: Filters, dimensions: tuple[str, ...] | None,
     return query.order_by(v.id)  # stored in `compute`'s order: indicator, kind of period, period, dimension
 
 
-def rows(session: Session, filters: Filters, now: datetime | None = None) -> Iterator[tuple]:
+def rows(session: Session, filters: Filters, now: datetime | None = None, snap: Snapshot | None = None) -> Iterator[tuple]:
     """The observations as plain tuples (indicator, period type, period, start, end, dimension, category, value,
     unit), streamed from the database cursor: what the CSV download writes without building objects."""
     if live_only(filters):
@@ -136,7 +173,7 @@ def rows(session: Session, filters: Filters, now: datetime | None = None) -> Ite
             yield (o.indicator, o.period_type, o.period, o.period_start, o.period_end, o.dimension, o.category, o.value,
                    o.unit)
         return
-    snap = ensure(session, now)
+    snap = snap or ensure(session, now)
     active = sa.select(Indicator.code).where(Indicator.active.is_(True))
     query = _query(snap, filters, None, None).where(IndicatorValue.indicator.in_(active))
     # Straight through the driver (no ORM rows): this is the whole cost of the download beyond the SQL itself.
@@ -151,14 +188,15 @@ def rows(session: Session, filters: Filters, now: datetime | None = None) -> Ite
 
 
 def read(session: Session, filters: Filters, now: datetime | None = None, *,
-         dimensions: tuple[str, ...] | None = None, periods: tuple[str, ...] | None = None) -> tuple[list[Observation], Snapshot | None]:
+         dimensions: tuple[str, ...] | None = None, periods: tuple[str, ...] | None = None,
+         snap: Snapshot | None = None) -> tuple[list[Observation], Snapshot | None]:
     """The observations the filters ask for: from the snapshot, or computed live for filtered requests."""
     if live_only(filters):
         observations = compute(session, filters, now)
         if dimensions is not None:
             observations = [o for o in observations if o.dimension in dimensions]
         return observations, None
-    snap = ensure(session, now)
+    snap = snap or ensure(session, now)
     query = _query(snap, filters, dimensions, periods)
     active = set(session.scalars(sa.select(Indicator.code).where(Indicator.active.is_(True))))
     labels = labels_by_code(session, dimensions)

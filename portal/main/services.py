@@ -47,10 +47,12 @@ def awaiting_screening(session: Session) -> list[tuple[Call, int]]:
 
 
 def dashboard_for(session: Session, user: User) -> dict[str, Any]:
-    from portal.calls.services import envelope_summary
+    from portal.calls.services import committable_allocation, envelope_summary
+    from portal.grants.ledger import DEFINITIONS
 
     data: dict[str, Any] = {"org": user.organisation, "envelope": envelope_summary(session)["envelope"],
-                            "allocated": envelope_summary(session)["allocated"]}
+                            "allocated": committable_allocation(session),
+                            "allocated_definition": str(DEFINITIONS["allocated"])}
     if user.role in (Role.ADMIN, Role.REVIEWER):
         data["pending_providers"] = pending_providers(session)
         data["pending_count"] = session.scalar(
@@ -88,11 +90,10 @@ def dashboard_for(session: Session, user: User) -> dict[str, Any]:
         data["applications"] = for_provider(session, user.organisation_id)
         data["open_grant_calls"] = open_grant_calls(session)
     if user.role in (Role.ADMIN, Role.FINANCE):
-        from portal.models import Tranche, TrancheStatus
+        from portal.grants.four_eyes import work_for
 
-        data["tranches_waiting"] = list(session.scalars(
-            sa.select(Tranche).where(Tranche.status.in_([TrancheStatus.REQUESTED, TrancheStatus.APPROVED]))
-            .options(sa.orm.joinedload(Tranche.agreement)).order_by(Tranche.planned_date).limit(10)))
+        # Four eyes: only what this person may act on (never their own requests to approve).
+        data["tranche_work"] = work_for(session, user)
     if user.role == Role.ADMIN:
         data["invited_count"] = session.scalar(
             sa.select(sa.func.count()).where(User.password_hash.is_(None), User.active.is_(True))) or 0

@@ -24,14 +24,17 @@ from portal.models.documents import Document
 from portal.models.eois import EoiMessage, EoiService, EoiStatus, EoiSubmission, ExpressionOfInterest, MessageKind
 from portal.models.grants import AgreementVersion, EntryKind, GrantAgreement, LedgerEntry, Tranche, TrancheStatus
 from portal.models.indicators import (
+    ApiRateCounter,
     ApiToken,
     CalendarPeriod,
     Indicator,
+    IndicatorDataVersion,
     IndicatorLevel,
     IndicatorRefresh,
     IndicatorValue,
 )
 from portal.models.mail import OutboxEmail
+from portal.models.mfa import MfaRecoveryCode, UserMfa
 from portal.models.orgs import LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Region
 from portal.models.reference import HardToEmployCategory, ServiceCategory, ServiceType
 from portal.models.reports import (
@@ -47,9 +50,11 @@ from portal.models.reports import (
 from portal.models.users import ROLES_BY_KIND, LoginAttempt, Role, TokenPurpose, User, UserToken
 
 __all__ = [
+    "ApiRateCounter",
     "ApiToken",
     "CalendarPeriod",
     "Indicator",
+    "IndicatorDataVersion",
     "IndicatorLevel",
     "IndicatorRefresh",
     "IndicatorValue",
@@ -101,6 +106,7 @@ __all__ = [
     "HardToEmployCategory",
     "LegalForm",
     "LoginAttempt",
+    "MfaRecoveryCode",
     "Municipality",
     "OrgKind",
     "OrgStatus",
@@ -113,5 +119,6 @@ __all__ = [
     "ServiceType",
     "TokenPurpose",
     "User",
+    "UserMfa",
     "UserToken",
 ]

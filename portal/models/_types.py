@@ -20,7 +20,28 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
     )
 
 
-class Multilingual:
+class Localized:
+    """Mixin for content written in Macedonian (required), Albanian and English (optional): `field_mk`,
+    `field_sq`, `field_en` columns. An empty translation falls back to the Macedonian text, and
+    `shown_in_macedonian` tells the page to say so."""
+
+    def localized(self, field: str, locale: str | None = None) -> str:
+        return getattr(self, f"{field}_{_locale(locale)}", None) or getattr(self, f"{field}_mk", None) or ""
+
+    def shown_in_macedonian(self, field: str, locale: str | None = None) -> bool:
+        code = _locale(locale)
+        return code != "mk" and not getattr(self, f"{field}_{code}", None) and bool(getattr(self, f"{field}_mk", None))
+
+
+def _locale(locale: str | None) -> str:
+    if locale:
+        return locale
+    from flask_babel import get_locale
+
+    return str(get_locale() or "mk")
+
+
+class Multilingual(Localized):
     """Mixin for rows named in Macedonian, Albanian and English."""
 
     name_mk: str

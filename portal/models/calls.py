@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.models._types import Multilingual, enum_column
+from portal.models._types import Localized, Multilingual, enum_column
 from portal.models.reference import ServiceType
 
 MONEY = sa.Numeric(14, 2)
@@ -29,6 +29,8 @@ class Programme(Base):
     # many days before.
     report_due_day: Mapped[int] = mapped_column(default=10, server_default="10")
     report_reminder_days: Mapped[int] = mapped_column(default=3, server_default="3")
+    # A month's report may be submitted this many days before the month ends (0: only once it has ended).
+    report_early_days: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
 
@@ -37,6 +39,7 @@ class Programme(Base):
         sa.CheckConstraint("envelope_eur > 0", name="envelope_positive"),
         sa.CheckConstraint("report_due_day >= 1 AND report_due_day <= 28", name="report_due_day"),
         sa.CheckConstraint("report_reminder_days >= 0 AND report_reminder_days <= 27", name="report_reminder_days"),
+        sa.CheckConstraint("report_early_days >= 0 AND report_early_days <= 3", name="report_early_days"),
     )
 
 
@@ -72,7 +75,7 @@ call_service_type = sa.Table(
 )
 
 
-class Call(Base):
+class Call(Localized, Base):
     __tablename__ = "call"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,6 +94,8 @@ class Call(Base):
     grant_ceiling_eur: Mapped[Decimal | None] = mapped_column(MONEY)
     min_cofinancing_pct: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("0"))
     required_documents: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # Grant calls: the kinds of evidence every monthly report must carry (at least one document of each).
+    report_evidence: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
     linked_call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("call.id"))
     status: Mapped[CallStatus] = mapped_column(enum_column(CallStatus, "call_status"), default=CallStatus.DRAFT,
                                                index=True)
@@ -149,7 +154,11 @@ class RubricCriterion(Multilingual, Base):
     name_mk: Mapped[str] = mapped_column(sa.String(300))
     name_sq: Mapped[str] = mapped_column(sa.String(300))
     name_en: Mapped[str] = mapped_column(sa.String(300))
-    description: Mapped[str] = mapped_column(sa.Text, default="")
+    # What the reviewers look for: Macedonian required, Albanian and English optional (shown in Macedonian).
+    description_mk: Mapped[str] = mapped_column(sa.Text, default="")
+    description_sq: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    description_en: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    description = synonym("description_mk")
     max_score: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
     weight: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3), default=Decimal("1"))
 
@@ -161,7 +170,7 @@ class RubricCriterion(Multilingual, Base):
     )
 
 
-class CallAmendment(Base):
+class CallAmendment(Localized, Base):
     """A change to a published call, shown to applicants."""
 
     __tablename__ = "call_amendment"
@@ -170,7 +179,11 @@ class CallAmendment(Base):
     call_id: Mapped[int] = mapped_column(sa.ForeignKey("call.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    note: Mapped[str] = mapped_column(sa.Text, default="")
+    # Macedonian required; Albanian and English optional (shown in Macedonian with a note when empty).
+    note_mk: Mapped[str] = mapped_column(sa.Text, default="")
+    note_sq: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    note_en: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    note = synonym("note_mk")
     changes: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
 
     call: Mapped[Call] = relationship(back_populates="amendments")

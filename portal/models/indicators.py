@@ -45,6 +45,8 @@ class Indicator(Multilingual, Base):
     source: Mapped[str] = mapped_column(sa.Text, default="")
     sort_order: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    # Published as a result in the IATI file (finance and timeliness rates are not results).
+    iati_result: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
 
@@ -102,14 +104,40 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class ApiRateCounter(Base):
+    """Requests to the API per key (a token's hash or a client address) in one fixed window: counted by one
+    upsert per request, in the database, so every worker shares the same limit."""
+
+    __tablename__ = "api_rate_counter"
+
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    window_start: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(default=0)
+
+
+class IndicatorDataVersion(Base):
+    """One row: a counter moved in the same transaction as every change the indicators depend on (accepted,
+    superseded or returned reports, first submissions, ledger entries, agreement terms, the catalogue, the programme
+    settings), by a session hook (`portal.indicators.freshness`). A snapshot computed at version N is current
+    while the counter still reads N: readers compare one primary-key read instead of scanning the reports."""
+
+    __tablename__ = "indicator_data_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=1)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class IndicatorRefresh(Base):
     """One computation of every indicator value (the analytics table, as health-information systems keep one):
-    dashboards, downloads and the API read the newest; the fingerprint says whether the data has moved since."""
+    dashboards, downloads and the API read the newest; its data version (and month) say whether the data has moved
+    since (`IndicatorDataVersion`)."""
 
     __tablename__ = "indicator_refresh"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(sa.String(300))
+    fingerprint: Mapped[str] = mapped_column(sa.String(300))  # "<data version>|<month>" it was computed for
+    data_version: Mapped[int | None] = mapped_column(sa.BigInteger)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_ms: Mapped[int] = mapped_column(default=0)

@@ -65,6 +65,8 @@ class MonthlyReport(Base):
     __mapper_args__ = {"version_id_col": version_id}
     __table_args__ = (
         sa.UniqueConstraint("agreement_id", "month", name="uq_monthly_report_agreement_month"),
+        # The reviewer queue: filtered by status, oldest submission first (migration 0015).
+        sa.Index("ix_monthly_report_queue", "status", "last_submitted_at", "id"),
         sa.CheckConstraint("month_number >= 1 AND month_number <= 61", name="month_number"),
         sa.CheckConstraint("accepted_version IS NULL OR accepted_version <= current_version", name="accepted_version"),
     )

@@ -49,6 +49,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a second factor (TOTP) is confirmed; cleared when an administrator resets it.
+    mfa_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version_id: Mapped[int] = mapped_column(default=1)
 
     organisation: Mapped[Organisation] = relationship(

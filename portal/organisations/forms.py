@@ -29,7 +29,7 @@ class ContactFields:
 class RegisterProviderForm(ContactFields, FlaskForm):
     name = StringField(_l("Legal name of the organisation"), validators=[DataRequired(REQUIRED), Length(max=200)],
                        description=_l("As written in the Central Register."))
-    tax_number = StringField(_l("Tax number (ЕДБ)"), validators=[DataRequired(REQUIRED), Length(max=20)],
+    tax_number = StringField(_l("Tax number (EDB)"), validators=[DataRequired(REQUIRED), Length(max=20)],
                              description=_l("13 digits, for example 4030000375897."))
     legal_form = SelectField(_l("Legal form"), choices=legal_form_choices, validators=[DataRequired(REQUIRED)])
     licence_number = StringField(_l("Licence number for providing social services"),
@@ -45,7 +45,7 @@ class RegisterProviderForm(ContactFields, FlaskForm):
 class EditOrganisationForm(ContactFields, FlaskForm):
     version_id = HiddenField()
     name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
-    tax_number = StringField(_l("Tax number (ЕДБ)"), validators=[Optional(), Length(max=20)])
+    tax_number = StringField(_l("Tax number (EDB)"), validators=[Optional(), Length(max=20)])
     legal_form = SelectField(_l("Legal form"), choices=legal_form_choices, validators=[Optional()])
     licence_number = StringField(_l("Licence number"), validators=[Optional(), Length(max=64)])
     licence_valid_from = DateField(_l("Licence valid from"), validators=[Optional()])

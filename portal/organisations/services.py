@@ -47,7 +47,7 @@ def edb_check_digit(first12: str) -> int:
 
 
 def clean_tax_number(value: str) -> str:
-    """Validate a Macedonian tax number (ЕДБ): 13 digits, the last a mod-11 check digit.
+    """Validate a Macedonian tax number (EDB): 13 digits, the last a mod-11 check digit.
     Accepts an optional `MK` / `МК` prefix, spaces and dashes."""
     number = re.sub(r"[\s\-]", "", value or "").upper()
     for prefix in ("MK", "МК"):
@@ -55,10 +55,10 @@ def clean_tax_number(value: str) -> str:
             number = number[len(prefix):]
     if not re.fullmatch(r"[0-9]{13}", number):
         raise ValidationFailed(field_errors={"tax_number": [
-            _("The tax number (ЕДБ) has 13 digits, for example 4030000375897.")]})
+            _("The tax number (EDB) has 13 digits, for example 4030000375897.")]})
     if edb_check_digit(number[:12]) != int(number[12]):
         raise ValidationFailed(field_errors={"tax_number": [
-            _("This tax number (ЕДБ) is not valid: its last digit does not match. Check it on the "
+            _("This tax number (EDB) is not valid: its last digit does not match. Check it on the "
               "registration certificate.")]})
     return number
 
@@ -222,31 +222,21 @@ def decide_verification(session: Session, actor: User, org: Organisation, decisi
 
 
 def kind_label(kind: OrgKind) -> str:
-    return {
-        OrgKind.MINISTRY: _("Ministry"),
-        OrgKind.MUNICIPALITY: _("Municipality"),
-        OrgKind.PROVIDER: _("Service provider"),
-        OrgKind.MONITOR: _("Monitor (World Bank)"),
-    }[kind]
+    from portal.labels import label
+
+    return label(kind, "org_kind")
 
 
 def legal_form_label(form: LegalForm | None) -> str:
-    if form is None:
-        return ""
-    return {
-        LegalForm.ASSOCIATION: _("Association / foundation"),
-        LegalForm.COMPANY: _("Company"),
-        LegalForm.INDIVIDUAL: _("Individual (licensed professional)"),
-        LegalForm.PUBLIC_INSTITUTION: _("Public institution"),
-    }[form]
+    from portal.labels import label
+
+    return label(form, "legal_form")
 
 
 def status_label(status: OrgStatus) -> str:
-    return {
-        OrgStatus.PENDING: _("pending verification"),
-        OrgStatus.VERIFIED: _("verified"),
-        OrgStatus.REJECTED: _("not accepted"),
-    }[status]
+    from portal.labels import label
+
+    return label(status, "org_status")
 
 
 def create_organisation(session: Session, actor: User, kind: OrgKind, name: str, municipality_id: int | None,

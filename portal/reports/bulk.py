@@ -1,7 +1,10 @@
 """Bulk entry: an XLSX template pre-filled with a provider's grants and the months it has to report, and
-its upload — parsed with openpyxl into pandas frames, checked with the same rules as the form, and
-imported only when the whole file is valid (otherwise nothing changes and every problem is listed by
-sheet, row and column).
+its upload — read as a stream with limits checked while reading (`xlsx_reader`), checked in one pass with
+the same rules as the form, and imported only when the whole file is valid (otherwise nothing changes and
+every problem is listed by sheet, row and column: the structure first, then every row that can be checked).
+
+Only what someone typed is imported: a month counts when one of its figures or texts differs from what the
+template was pre-filled with, or when its *submit* cell says so. Untouched pre-filled rows are never imported.
 
 Each column header ends with its key in brackets (`Жени [female]`), so the file reads the same in
 every language; the sheets are named by key too."""
@@ -15,131 +18,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, BinaryIO
 
-import pandas as pd
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import TYPE_FORMULA, TYPE_STRING
-from openpyxl.styles import Font, PatternFill
+from openpyxl.cell.cell import TYPE_FORMULA
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
-from portal import access
+from portal import access, i18n
 from portal.documents.validation import detect_type
 from portal.errors import NotAllowed, ValidationFailed
-from portal.exports import safe_cell
 from portal.models import Application, GrantAgreement, HardToEmployCategory, MonthlyReport, ServiceType, User, VersionStatus
 from portal.models.reports import BENEFICIARY_FIELDS, HIRE_FIELDS, STAFF_FIELDS
-from portal.reports import services, validation
+from portal.reports import services, validation, xlsx_reader
+from portal.reports.bulk_template import INFORMATIONAL, OPTIONAL, Due, _columns, _prefill, due_months, template  # noqa: F401
 from portal.reports.validation import HireFigures, ReportData, ServiceFigures
 
 SHEETS = ("beneficiaries", "staff", "hard_to_employ")
 KEY = re.compile(r"\[([a-z0-9_]+)\]\s*$")
-MAX_ERRORS = 200
-
-
-def _columns() -> dict[str, list[tuple[str, Any]]]:
-    """(key, label) of every column, per sheet, in order."""
-    return {
-        "beneficiaries": [("agreement", _("Agreement")), ("month", _("Month (YYYY-MM)")),
-                          ("service_type", _("Service type (code)")), ("service_type_name", _("Service type"))]
-                         + list(validation.BENEFICIARY_LABELS.items()),
-        "staff": [("agreement", _("Agreement")), ("month", _("Month (YYYY-MM)"))] + list(validation.STAFF_LABELS.items())
-                 + [("narrative", _("Narrative")), ("explanation", _("Explanation of the warnings"))],
-        "hard_to_employ": [("agreement", _("Agreement")), ("month", _("Month (YYYY-MM)")),
-                           ("category", _("Hard-to-employ group (code)")), ("category_name", _("Hard-to-employ group"))]
-                          + [(k, v) for k, v in validation.HIRE_LABELS.items()],
-    }
-
-
-INFORMATIONAL = {"service_type_name", "category_name"}  # shown for people, ignored on upload
-
-
-@dataclass
-class Due:
-    agreement: GrantAgreement
-    month: date
-    report: MonthlyReport | None
-
-
-def due_months(session: Session, actor: User) -> list[Due]:
-    """The months the provider still has to report: started, within the grant, and not submitted (or returned)."""
-    due = []
-    for agreement, rows in services.provider_overview(session, actor):
-        for row in reversed(rows):
-            if row.report is None or row.report.newest.status in (VersionStatus.DRAFT, VersionStatus.RETURNED):
-                due.append(Due(agreement, row.month, row.report))
-    return due
-
-
-def template(session: Session, actor: User) -> bytes:
-    """The workbook: instructions, the three data sheets pre-filled with the months due (and any draft figures),
-    and the codes."""
-    if not access.can_prepare_reports(actor):
-        raise NotAllowed()
-    columns = _columns()
-    categories = services.active_categories(session)
-    workbook = Workbook()
-    intro = workbook.active
-    intro.title = "instructions"
-    for line in (_("Monthly reports: bulk entry"), "",
-                 _("1. Fill in the sheets beneficiaries, staff and hard_to_employ. Each row is already filled with the "
-                   "agreement, the month and the service type or group; type the figures as whole numbers (an empty "
-                   "cell counts as 0)."),
-                 _("2. Do not rename the sheets or the columns, and do not add columns. Type numbers, not formulas."),
-                 _("3. The same rules apply as in the form: each breakdown adds up to its total, hard-to-employ staff are "
-                   "at most the staff, new + continuing = total. Where the report shows a warning (more than one and a half "
-                   "times the capacity, a change of more than a half, beneficiaries without staff) write the explanation "
-                   "in the staff sheet."),
-                 _("4. Upload the file in the portal. Nothing is imported unless the whole file is valid; every problem is "
-                   "listed with its sheet, row and column.")):
-        intro.append([line])
-    intro.column_dimensions["A"].width = 120
-    sheets = {name: workbook.create_sheet(name) for name in SHEETS}
-    for name, sheet in sheets.items():
-        sheet.append([f"{label} [{key}]" for key, label in columns[name]])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="E9EDF2")
-        sheet.freeze_panes = "A2"
-    for item in due_months(session, actor):
-        number, month = item.agreement.number, f"{item.month:%Y-%m}"
-        data = services.data_of(session, item.report.newest, categories) if item.report else None
-        by_type = {s.service_type_id: s for s in data.services} if data else {}
-        for service_type in item.agreement.application.service_types:
-            figures = by_type.get(service_type.id)
-            sheets["beneficiaries"].append([number, month, service_type.code, service_type.name()]
-                                           + [getattr(figures, n) if figures else None for n in BENEFICIARY_FIELDS])
-        sheets["staff"].append([number, month] + [getattr(data, n) if data else None for n in STAFF_FIELDS]
-                               + [data.narrative if data else "", data.explanation if data else ""])
-        by_category = {h.category_id: h for h in data.hires} if data else {}
-        for category in categories:
-            figures = by_category.get(category.id)
-            sheets["hard_to_employ"].append([number, month, category.code, category.name()]
-                                            + [getattr(figures, n) if figures else None for n in HIRE_FIELDS]
-                                            + [figures.note if figures else ""])
-    codes = workbook.create_sheet("codes")
-    codes.append([_("Code"), _("Service type")])
-    for service_type in session.scalars(sa.select(ServiceType).where(ServiceType.active.is_(True))
-                                        .order_by(ServiceType.sort_order)):
-        codes.append([service_type.code, service_type.name()])
-    codes.append([])
-    codes.append([_("Code"), _("Hard-to-employ group")])
-    for category in categories:
-        codes.append([category.code, category.name()])
-    for sheet in workbook.worksheets:
-        for row in sheet.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.value = safe_cell(cell.value)
-                    cell.data_type = TYPE_STRING
-        if sheet.title != "instructions":
-            for index, (_key, label) in enumerate(columns.get(sheet.title, [("", "x" * 30)] * 2), start=1):
-                sheet.column_dimensions[get_column_letter(index)].width = min(40, max(12, len(str(label)) + 8))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+MAX_ERRORS = 500
+#: What a *submit* cell may say to submit the month (any language of the portal); empty means no.
+YES = {"yes", "y", "x", "1", "true", "да", "д", "po", "p", "✓", "✔"}
+NO = {"no", "n", "0", "false", "не", "н", "jo", "j"}
 
 
 # Upload ------------------------------------------------------------------------------------------------
@@ -150,6 +49,7 @@ class Problem:
     row: int | None
     column: str
     message: str
+    structure: bool = False  # a problem of the file's shape: listed first
 
 
 @dataclass
@@ -164,10 +64,18 @@ class Imported:
 class Outcome:
     problems: list[Problem] = field(default_factory=list)
     imported: list[Imported] = field(default_factory=list)
+    skipped: int = 0  # months in the file left as pre-filled
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+@dataclass
+class Line:
+    row: int
+    values: dict[str, Any]  # parsed (None where the cell was wrong)
+    raw: dict[str, Any]  # as typed, for the comparison with the pre-fill
 
 
 @dataclass
@@ -176,36 +84,51 @@ class Group:
 
     agreement: GrantAgreement
     month: date
-    services: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)  # type id → (row, values)
-    hires: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
-    staff: tuple[int, dict[str, Any]] | None = None
+    services: dict[int, Line] = field(default_factory=dict)  # service type id → line
+    hires: dict[int, Line] = field(default_factory=dict)
+    staff: Line | None = None
+    marked: bool = False  # its submit cell says yes
+
+    def lines(self) -> list[tuple[tuple, Line]]:
+        found = [(("service", k), v) for k, v in self.services.items()] + [(("hire", k), v) for k, v in self.hires.items()]
+        return found + ([(("staff",), self.staff)] if self.staff else [])
+
+    @property
+    def parsed(self) -> bool:
+        """Every figure is a valid number (the rules can be checked)."""
+        return all(v is not None for _key, line in self.lines() for k, v in line.values.items()
+                   if k not in ("note", "narrative", "explanation"))
 
 
 class _Reader:
     def __init__(self, outcome: Outcome) -> None:
         self.outcome = outcome
         self.columns: dict[str, dict[str, str]] = {}  # sheet → key → column letter
+        self.incomplete: set[str] = set()  # sheets missing a figure column: their sums are not checked
 
-    def problem(self, sheet: str, row: int | None, key: str, message: str) -> None:
+    def problem(self, sheet: str, row: int | None, key: str, message: str, structure: bool = False) -> None:
         letter = self.columns.get(sheet, {}).get(key, "")
         column = f"{letter} ({key})" if letter and key else (letter or key)
-        self.outcome.problems.append(Problem(sheet, row, column, message))
+        self.outcome.problems.append(Problem(sheet, row, column, message, structure))
 
     def whole(self, sheet: str, row: int, key: str, value: Any) -> int | None:
-        """A figure cell: whole numbers only (an empty cell is 0)."""
-        if value is None or (isinstance(value, float) and pd.isna(value)) or (isinstance(value, str) and not value.strip()):
+        """A figure cell: whole numbers from 0 to the largest a report takes (an empty cell is 0)."""
+        if value is None or (isinstance(value, str) and not value.strip()):
             return 0
         if isinstance(value, bool):
             self.problem(sheet, row, key, _("Enter a whole number, not TRUE or FALSE."))
             return None
         if isinstance(value, numbers.Integral):
             number = int(value)
-        elif isinstance(value, numbers.Real) and float(value).is_integer():
+        elif isinstance(value, numbers.Real) and value != value:  # NaN
+            self.problem(sheet, row, key, _("Enter a whole number, not text (“%(value)s”).", value=str(value)[:40]))
+            return None
+        elif isinstance(value, numbers.Real) and abs(value) != float("inf") and float(value).is_integer():
             number = int(value)
         elif isinstance(value, numbers.Real):
-            self.problem(sheet, row, key, _("Enter a whole number (%(value)s has decimals).", value=value))
+            self.problem(sheet, row, key, _("Enter a whole number (%(value)s has decimals).", value=str(value)[:40]))
             return None
-        elif isinstance(value, str) and value.strip().isdigit():
+        elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 12:
             number = int(value.strip())
         else:
             self.problem(sheet, row, key, _("Enter a whole number, not text (“%(value)s”).", value=str(value)[:40]))
@@ -213,7 +136,22 @@ class _Reader:
         if number < 0:
             self.problem(sheet, row, key, _("Enter a whole number, 0 or more (not %(value)d).", value=number))
             return None
+        if number > validation.MAX_FIGURE:
+            self.problem(sheet, row, key, _("%(value)s is too large for a month's report: at most %(max)s.",
+                                            value=f"{number:.4g}" if number > 10**12 else i18n.number(number),
+                                            max=i18n.number(validation.MAX_FIGURE)))
+            return None
         return number
+
+    def marked(self, row: int, value: Any) -> bool:
+        if value is None or value is False or (isinstance(value, str) and not value.strip()):
+            return False
+        text = str(value).strip().lower()
+        if value is True or text in YES:
+            return True
+        if text not in NO:
+            self.problem("staff", row, "submit", _("Write yes to submit this month, or leave the cell empty."))
+        return False
 
 
 def _month_of(value: Any) -> date | None:
@@ -228,76 +166,106 @@ def _month_of(value: Any) -> date | None:
     return None
 
 
-def _frames(data: bytes, reader: _Reader) -> dict[str, pd.DataFrame] | None:
-    """Open the workbook, check its structure and refuse formulas; the data sheets as frames (one row per line,
-    with `_row` holding the spreadsheet row number)."""
+def _records(data: bytes, reader: _Reader) -> dict[str, list[dict[str, Any]]] | None:
+    """Open the workbook as a stream, check its structure and refuse formulas; the data sheets as records (one
+    per line with figures, `_row` holding the spreadsheet row number). None when the file cannot be read at all;
+    otherwise every sheet that can be read, even with structure problems (they are listed, and the rows are
+    still checked)."""
+    from flask import current_app
+
     config = current_app.config
     try:
         kind = detect_type(io.BytesIO(data), config["UPLOAD_MAX_ZIP_ENTRIES"], config["UPLOAD_MAX_EXPANDED_MB"] * 1024 * 1024)
     except ValidationFailed as exc:
-        reader.problem("", None, "", str(exc.message))
+        reader.problem("", None, "", str(exc.message), True)
         return None
     if kind != "xlsx":
-        reader.problem("", None, "", _("This is not an XLSX file. Download the template, fill it in and upload it as XLSX."))
+        reader.problem("", None, "", _("This is not an XLSX file. Download the template, fill it in and upload it as XLSX."),
+                       True)
         return None
     try:
-        workbook = load_workbook(io.BytesIO(data), data_only=False, read_only=False)
-    except Exception:  # openpyxl raises many kinds for a damaged file
-        reader.problem("", None, "", _("The XLSX file cannot be read: it may be damaged. Save it again and upload it."))
+        workbook = xlsx_reader.open_workbook(data)
+    except xlsx_reader.Refused as exc:
+        reader.problem("", None, "", exc.message, True)
         return None
+    try:
+        return _read_sheets(workbook, reader)
+    except xlsx_reader.Refused as exc:
+        reader.problem("", None, "", exc.message, True)
+        return None
+    finally:
+        workbook.close()
+
+
+def _read_sheets(workbook: Any, reader: _Reader) -> dict[str, list[dict[str, Any]]]:
     missing = [name for name in SHEETS if name not in workbook.sheetnames]
     if missing:
         reader.problem("", None, "", _("The file does not have the sheets of the template (%(missing)s missing; it has "
                                        "%(found)s). Download the template and fill it in.", missing=", ".join(missing),
-                                       found=", ".join(workbook.sheetnames)))
-        return None
+                                       found=", ".join(workbook.sheetnames)[:200]), True)
     expected = _columns()
-    frames: dict[str, pd.DataFrame] = {}
+    records: dict[str, list[dict[str, Any]]] = {}
     for name in SHEETS:
-        sheet = workbook[name]
-        rows = list(sheet.iter_rows())
-        if not rows:
-            reader.problem(name, 1, "", _("The sheet is empty: its first row must hold the column headers."))
+        if name in missing:
             continue
         keys: list[str] = []
-        letters: dict[str, str] = {}
-        for cell in rows[0]:
-            text = str(cell.value or "").strip()
-            if not text:
-                keys.append("")
+        found: list[dict[str, Any]] = []
+        for number, cells in xlsx_reader.rows(workbook[name]):
+            if number == 1:
+                keys = _header(name, cells, expected[name], reader)
                 continue
-            match = KEY.search(text)
-            key = match.group(1) if match else ""
-            if key not in {k for k, _label in expected[name]}:
-                reader.problem(name, 1, cell.column_letter, _("The column “%(header)s” is not part of the template. Remove "
-                                                              "it (extra columns are not imported).", header=text[:60]))
-            elif key in letters:
-                reader.problem(name, 1, cell.column_letter, _("The column %(key)s appears twice.", key=key))
-            else:
-                letters[key] = cell.column_letter
-            keys.append(key)
-        reader.columns[name] = letters
-        for key, label in expected[name]:
-            if key not in letters and key not in INFORMATIONAL:
-                reader.problem(name, 1, "", _("The column “%(label)s [%(key)s]” is missing.", label=label, key=key))
-        records = []
-        for row in rows[1:]:
-            values: dict[str, Any] = {"_row": row[0].row}
-            for key, cell in zip(keys, row, strict=False):
-                if cell.data_type == TYPE_FORMULA or (isinstance(cell.value, str) and cell.value.startswith("=")):
-                    reader.problem(name, cell.row, key or cell.column_letter,
+            values: dict[str, Any] = {"_row": number}
+            for index, (key, cell) in enumerate(zip(keys, cells, strict=False)):
+                value = cell.value
+                if cell.data_type == TYPE_FORMULA or (isinstance(value, str) and value.startswith("=")):
+                    reader.problem(name, number, key or get_column_letter(index + 1),
                                    _("Formulas are not accepted: type the value itself."))
+                    values[key] = None
+                    values.setdefault("_formula", set()).add(key)
                     continue
                 if key and key not in INFORMATIONAL:
-                    values[key] = cell.value
-            if any(v not in (None, "") for k, v in values.items() if k != "_row"):
-                records.append(values)
-        frames[name] = pd.DataFrame.from_records(records, columns=["_row"] + [k for k, _l in expected[name]
-                                                                              if k not in INFORMATIONAL])
-    return None if reader.outcome.problems else frames
+                    values[key] = value
+            if any(v not in (None, "") for k, v in values.items() if not k.startswith("_")) or "_formula" in values:
+                found.append(values)
+        if not keys:
+            reader.problem(name, 1, "", _("The sheet is empty: its first row must hold the column headers."), True)
+            continue
+        records[name] = found
+    return records
 
 
-def _groups(session: Session, actor: User, frames: dict[str, pd.DataFrame], reader: _Reader) -> dict[tuple, Group]:
+def _header(name: str, cells: tuple, expected: list[tuple[str, Any]], reader: _Reader) -> list[str]:
+    keys: list[str] = []
+    letters: dict[str, str] = {}
+    known = {k for k, _label in expected}
+    for index, cell in enumerate(cells):
+        letter = get_column_letter(index + 1)
+        text = str(cell.value or "").strip()
+        if not text:
+            keys.append("")
+            continue
+        match = KEY.search(text)
+        key = match.group(1) if match else ""
+        if key not in known:
+            reader.problem(name, 1, letter, _("The column “%(header)s” is not part of the template. Remove it (extra "
+                                              "columns are not imported).", header=text[:60]), True)
+            key = ""
+        elif key in letters:
+            reader.problem(name, 1, letter, _("The column %(key)s appears twice.", key=key), True)
+            key = ""
+        else:
+            letters[key] = letter
+        keys.append(key)
+    reader.columns[name] = letters
+    for key, label in expected:
+        if key not in letters and key not in INFORMATIONAL | OPTIONAL:
+            reader.problem(name, 1, "", _("The column “%(label)s [%(key)s]” is missing.", label=label, key=key), True)
+            if key not in ("agreement", "month", "service_type", "category", "narrative", "explanation", "note"):
+                reader.incomplete.add(name)
+    return keys
+
+
+def _groups(session: Session, actor: User, records: dict[str, list[dict[str, Any]]], reader: _Reader) -> dict[tuple, Group]:
     agreements = {a.number: a for a in session.scalars(
         sa.select(GrantAgreement).where(GrantAgreement.organisation_id == actor.organisation_id)
         .options(sa.orm.selectinload(GrantAgreement.versions),
@@ -309,90 +277,120 @@ def _groups(session: Session, actor: User, frames: dict[str, pd.DataFrame], read
     def group_of(sheet: str, row: int, record: dict[str, Any]) -> Group | None:
         number = str(record.get("agreement") or "").strip()
         agreement = agreements.get(number)
+        month = _month_of(record.get("month"))
         if agreement is None:
             reader.problem(sheet, row, "agreement", _("%(number)s is not one of your grant agreements.",
-                                                      number=number or "—"))
-            return None
-        month = _month_of(record.get("month"))
+                                                      number=number[:40] or "—"))
         if month is None:
             reader.problem(sheet, row, "month", _("Enter the month as YYYY-MM, for example 2026-10."))
+        if agreement is None or month is None:
             return None
         return groups.setdefault((agreement.id, month), Group(agreement, month))
 
-    for record in frames["beneficiaries"].to_dict("records"):
+    def line(sheet: str, row: int, record: dict[str, Any], names: tuple[str, ...], texts: tuple[str, ...]) -> Line:
+        values: dict[str, Any] = {n: reader.whole(sheet, row, n, record.get(n)) for n in names}
+        for text in texts:
+            values[text] = _text(record.get(text))
+        raw = {n: record.get(n) for n in names + texts}
+        return Line(row, values, raw)
+
+    for record in records.get("beneficiaries", []):
         row = int(record["_row"])
         group = group_of("beneficiaries", row, record)
         code = str(record.get("service_type") or "").strip()
         service_type = types.get(code)
+        figures = line("beneficiaries", row, record, BENEFICIARY_FIELDS, ())
         if group is None:
             continue
         if service_type is None or service_type.id not in {t.id for t in group.agreement.application.service_types}:
             reader.problem("beneficiaries", row, "service_type", _("%(code)s is not a service type of agreement "
-                                                                   "%(number)s.", code=code or "—",
+                                                                   "%(number)s.", code=code[:40] or "—",
                                                                    number=group.agreement.number))
             continue
         if service_type.id in group.services:
             reader.problem("beneficiaries", row, "service_type", _("This service type and month appear twice (rows %(a)d "
-                                                                   "and %(b)d).", a=group.services[service_type.id][0],
+                                                                   "and %(b)d).", a=group.services[service_type.id].row,
                                                                    b=row))
             continue
-        group.services[service_type.id] = (row, {n: reader.whole("beneficiaries", row, n, record.get(n))
-                                                 for n in BENEFICIARY_FIELDS})
-    for record in frames["staff"].to_dict("records"):
+        group.services[service_type.id] = figures
+    for record in records.get("staff", []):
         row = int(record["_row"])
         group = group_of("staff", row, record)
+        figures = line("staff", row, record, STAFF_FIELDS, ("narrative", "explanation"))
+        marked = reader.marked(row, record.get("submit"))
         if group is None:
             continue
         if group.staff is not None:
             reader.problem("staff", row, "month", _("This agreement and month appear twice (rows %(a)d and %(b)d).",
-                                                    a=group.staff[0], b=row))
+                                                    a=group.staff.row, b=row))
             continue
-        values: dict[str, Any] = {n: reader.whole("staff", row, n, record.get(n)) for n in STAFF_FIELDS}
-        values["narrative"] = _text(record.get("narrative"))
-        values["explanation"] = _text(record.get("explanation"))
-        group.staff = (row, values)
-    for record in frames["hard_to_employ"].to_dict("records"):
+        group.staff, group.marked = figures, marked
+    for record in records.get("hard_to_employ", []):
         row = int(record["_row"])
         group = group_of("hard_to_employ", row, record)
         code = str(record.get("category") or "").strip()
         category = categories.get(code)
+        figures = line("hard_to_employ", row, record, HIRE_FIELDS, ("note",))
         if group is None:
             continue
         if category is None:
             reader.problem("hard_to_employ", row, "category", _("%(code)s is not a hard-to-employ group (see the codes "
-                                                                "sheet).", code=code or "—"))
+                                                                "sheet).", code=code[:40] or "—"))
             continue
         if category.id in group.hires:
             reader.problem("hard_to_employ", row, "category", _("This group and month appear twice (rows %(a)d and "
-                                                                "%(b)d).", a=group.hires[category.id][0], b=row))
+                                                                "%(b)d).", a=group.hires[category.id].row, b=row))
             continue
-        values = {n: reader.whole("hard_to_employ", row, n, record.get(n)) for n in HIRE_FIELDS}
-        values["note"] = _text(record.get("note"))
-        group.hires[category.id] = (row, values)
-    for group in groups.values():
-        if group.staff is None:
-            reader.problem("staff", None, "month", _("Agreement %(number)s, %(month)s: the staff sheet has no row for this "
-                                                     "month.", number=group.agreement.number, month=f"{group.month:%Y-%m}"))
+        group.hires[category.id] = figures
     return groups
 
 
 def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None:
         return ""
     return str(value).strip()
+
+
+def _same(typed: Any, prefilled: Any) -> bool:
+    """Whether a cell still holds what the template wrote (an empty cell and an empty text are the same)."""
+    def norm(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, numbers.Real) and value == value and abs(value) != float("inf") and float(value).is_integer():
+            return int(value)
+        if isinstance(value, str):
+            text = value.strip()
+            return int(text) if text.isdigit() and len(text) <= 12 else text
+        return value
+    return norm(typed) == norm(prefilled)
+
+
+def _touched(group: Group, prefill: dict[tuple, dict[str, Any]]) -> bool:
+    """A month counts when any of its cells differs from the pre-fill (a line the template did not have counts)."""
+    for key, line in group.lines():
+        expected = prefill.get(key)
+        if expected is None:
+            return True
+        if any(not _same(value, expected.get(name)) for name, value in line.raw.items()):
+            return True
+    return False
 
 
 def _data(session: Session, group: Group, categories: list[HardToEmployCategory]) -> ReportData:
     services_ = []
     for service_type in group.agreement.application.service_types:
-        _row, values = group.services.get(service_type.id, (0, {n: 0 for n in BENEFICIARY_FIELDS}))
+        line = group.services.get(service_type.id)
+        values = line.values if line else {n: 0 for n in BENEFICIARY_FIELDS}
         services_.append(ServiceFigures(service_type_id=service_type.id, label=service_type.name(), **values))
     hires = []
     for category in categories:
-        _row, values = group.hires.get(category.id, (0, {n: 0 for n in HIRE_FIELDS}))
+        line = group.hires.get(category.id)
+        values = line.values if line else {**{n: 0 for n in HIRE_FIELDS}, "note": ""}
         hires.append(HireFigures(category_id=category.id, label=category.name(), requires_note=category.requires_note,
                                  note=values.get("note", ""), **{n: values[n] for n in HIRE_FIELDS}))
-    staff = group.staff[1] if group.staff else {}
+    staff = group.staff.values if group.staff else {}
     return ReportData(services=services_, hires=hires, narrative=staff.get("narrative", ""),
                       explanation=staff.get("explanation", ""), **{n: staff.get(n, 0) for n in STAFF_FIELDS})
 
@@ -400,57 +398,94 @@ def _data(session: Session, group: Group, categories: list[HardToEmployCategory]
 def _locate(group: Group, path: validation.Path) -> tuple[str, int | None, str]:
     """Where in the file a validation path came from."""
     if path[0] == "service":
-        return "beneficiaries", group.services.get(path[1], (None,))[0], path[2]
+        line = group.services.get(path[1])
+        return "beneficiaries", line.row if line else None, path[2]
     if path[0] == "hire":
-        return "hard_to_employ", group.hires.get(path[1], (None,))[0], path[2]
-    row = group.staff[0] if group.staff else None
-    return "staff", row, path[-1] if path[0] != "month" else "month"
+        line = group.hires.get(path[1])
+        return "hard_to_employ", line.row if line else None, path[2]
+    row = group.staff.row if group.staff else None
+    return "staff", row, {"month": "month", "evidence": ""}.get(path[0], path[-1])
+
+
+def _check(session: Session, group: Group, report: MonthlyReport | None, data: ReportData, submit: bool,
+           reader: _Reader) -> None:
+    """The rules of the form, for one month of the file: those of a draft, or of a submission."""
+    label = f"{group.agreement.number}, {group.month:%Y-%m}"
+    if not submit:
+        context = services.context_for(group.agreement, group.month)
+        issues = validation.check_values(data).errors + validation.check_month(context)
+        warnings: list[validation.ReportWarning] = []
+    else:
+        context = services.submission_context(session, group.agreement, group.month)
+        result = validation.check(data, context)
+        issues, warnings = list(result.errors), result.warnings
+        if any(sheet in reader.incomplete for sheet in SHEETS):  # a figure column is missing: no sums to check
+            issues = [i for i in issues if i.path[0] in ("month", "explanation")]
+        if report is not None:
+            issues += services.evidence_issues(session, report)
+        elif services.required_evidence(group.agreement):
+            from portal.documents.services import purpose_label
+
+            issues.append(validation.Issue(("evidence",), _(
+                "Upload the evidence this call requires before you submit (at least one document of each kind): "
+                "%(kinds)s is missing.", kinds=", ".join(purpose_label(k)
+                                                          for k in services.required_evidence(group.agreement)))))
+    for issue in issues:
+        sheet, row, column = _locate(group, issue.path)
+        message = issue.message
+        if issue.path == ("explanation",) and warnings:
+            message = f"{message} {' '.join(w.message for w in warnings)}"
+        reader.problem(sheet, row, column, f"{label}: {message}")
 
 
 def upload(session: Session, actor: User, stream: BinaryIO, submit: bool) -> Outcome:
-    """Check the whole file, then import every month in it (and submit them when asked), or nothing."""
+    """Check the whole file in one pass, then import every month someone changed or marked (submitting those
+    marked, and the changed ones when `submit`), or nothing."""
     if not access.can_prepare_reports(actor):
         raise NotAllowed()
     outcome = Outcome()
     reader = _Reader(outcome)
-    frames = _frames(stream.read(), reader)
-    if frames is None:
+    records = _records(stream.read(), reader)
+    if records is None:
         return outcome
-    groups = _groups(session, actor, frames, reader)
-    if not groups and outcome.ok:
-        reader.problem("", None, "", _("The file holds no figures: fill in at least one month."))
+    groups = _groups(session, actor, records, reader)
     categories = services.active_categories(session)
-    checked: list[tuple[Group, ReportData, MonthlyReport | None]] = []
     existing = {(r.agreement_id, r.month): r for r in session.scalars(sa.select(MonthlyReport).where(
         MonthlyReport.agreement_id.in_({key[0] for key in groups})))} if groups else {}
+    chosen: list[tuple[Group, ReportData, MonthlyReport | None, bool]] = []
     for key, group in sorted(groups.items(), key=lambda item: (item[1].agreement.number, item[1].month)):
-        if not all(v is not None for _row, values in list(group.services.values()) + list(group.hires.values())
-                   for k, v in values.items() if k != "note") or (group.staff and None in group.staff[1].values()):
-            continue  # the number problems are listed already
         report = existing.get(key)
+        if not group.marked and not _touched(group, _prefill(session, group.agreement, report, categories)):
+            outcome.skipped += 1
+            continue
+        if group.staff is None:
+            reader.problem("staff", None, "month", _("Agreement %(number)s, %(month)s: the staff sheet has no row for "
+                                                     "this month.", number=group.agreement.number,
+                                                     month=f"{group.month:%Y-%m}"))
         if report is not None and report.newest.status not in (VersionStatus.DRAFT, VersionStatus.RETURNED):
-            reader.problem("staff", group.staff[0] if group.staff else None, "month", _(
+            reader.problem("staff", group.staff.row if group.staff else None, "month", _(
                 "Agreement %(number)s, %(month)s: this report is already %(status)s; correct it in the portal instead.",
                 number=group.agreement.number, month=f"{group.month:%Y-%m}", status=services.status_label(report.status)))
             continue
+        if not group.parsed:
+            continue  # its number problems are listed already; the sums need numbers
         data = _data(session, group, categories)
-        context = services.context_for(group.agreement, group.month,
-                                       services.previous_figures(session, group.agreement.id, group.month))
-        result = validation.check(data, context) if submit else validation.Result(
-            errors=validation.check_values(data).errors + validation.check_month(context))
-        for issue in result.errors:
-            sheet, row, column = _locate(group, issue.path)
-            reader.problem(sheet, row, column, f"{group.agreement.number}, {group.month:%Y-%m}: {issue.message}")
-        checked.append((group, data, report))
+        submitting = submit or group.marked
+        _check(session, group, report, data, submitting, reader)
+        chosen.append((group, data, report, submitting))
+    if not chosen and outcome.ok:
+        reader.problem("", None, "", _("Nothing to import: no month in the file differs from the template as it was "
+                                       "pre-filled. Type the figures of a month, or write yes in its submit cell."), True)
     if not outcome.ok:
+        outcome.problems.sort(key=lambda p: not p.structure)
         del outcome.problems[MAX_ERRORS:]
         return outcome
-    for group, data, report in checked:
+    for group, data, report, submitting in chosen:
         report = report or services.start(session, actor, group.agreement, group.month)
         if report.newest.status == VersionStatus.RETURNED:
             services.revise(session, actor, report)
         services.save(session, actor, report, data, report.newest.edit_version)
-        if submit:
+        if submitting:
             services.submit(session, actor, report)
-        outcome.imported.append(Imported(group.agreement.number, group.month, report.id, submit))
+        outcome.imported.append(Imported(group.agreement.number, group.month, report.id, submitting))
     return outcome

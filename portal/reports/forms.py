@@ -107,7 +107,7 @@ class CorrectionForm(FlaskForm):
 
 class BulkUploadForm(FlaskForm):
     file = FileField(_l("Filled-in template (XLSX)"), validators=[FileRequired(_l("Choose the filled-in XLSX file."))])
-    submit_reports = BooleanField(_l("Submit the reports once imported (otherwise they are saved as drafts)"),
+    submit_reports = BooleanField(_l("Submit the months I changed once imported (otherwise they are saved as drafts)"),
                                   default=True)
     submit = SubmitField(_l("Upload and import"))
 
@@ -118,4 +118,6 @@ class SettingsForm(FlaskForm):
                            validators=[DataRequired(_l("Enter a day between 1 and 28 (every month has it)."))])
     reminder_days = IntegerField(_l("Reminder, days before the due date"),
                                  validators=[Optional()])
+    early_days = IntegerField(_l("Days before a month ends that its report may be submitted"), default=0,
+                              validators=[Optional()])
     submit = SubmitField(_l("Save"))

@@ -15,9 +15,10 @@ from portal.documents import services as document_services
 from portal.documents.forms import upload_form
 from portal.errors import NotAllowed, NotFound, ValidationFailed
 from portal.exports import csv_response, xlsx_response
+from portal.indicators import freshness
 from portal.models import Document, GrantAgreement, MonthlyReport, VersionStatus
 from portal.pagination import paginate
-from portal.reports import bulk, completeness, services
+from portal.reports import bulk, completeness, services, validation
 from portal.reports.forms import BulkUploadForm, CorrectionForm, ReportFormBase, ReviewForm, SettingsForm, fill, report_form
 from portal.reports.validation import BENEFICIARY_LABELS, HIRE_LABELS, STAFF_LABELS
 from portal.web import apply_errors, page_arg, page_size
@@ -79,6 +80,11 @@ def start(agreement_id: int, month: str):
 def _render_form(report: MonthlyReport, form: ReportFormBase, template, status: int = 200, result=None):
     return render_template("reports/form.html", report=report, form=form, data=template,
                            result=result or services.check_submission(db, report), labels=BENEFICIARY_LABELS,
+                           evidence=services.required_evidence(report.agreement),
+                           evidence_missing=services.missing_evidence(db, report),
+                           purpose_label=document_services.purpose_label,
+                           submittable_from=validation.submittable_from(report.month,
+                                                                        get_programme(db).report_early_days),
                            staff_labels=STAFF_LABELS, hire_labels=HIRE_LABELS, reference=services.report_reference(report),
                            due=services.due_on(get_programme(db), report.month)), status
 
@@ -167,7 +173,7 @@ def review(report_id: int):
             if not form.confirm.data:
                 raise ValidationFailed(field_errors={"confirm": [_("Tick the box to confirm that you checked the report.")]})
             services.accept(db, current_user, report, form.comment.data or "")
-            message = _("The report has been accepted. It now counts in the indicators.")
+            message = ""  # after the commit: whether the indicator figures already count it (they are refreshed now)
         elif form.send_back.data:
             services.return_report(db, current_user, report, form.comment.data or "")
             message = _("The report has been returned to the provider with your comments.")
@@ -178,7 +184,7 @@ def review(report_id: int):
         apply_errors(form, exc)
         return render_template("reports/detail.html", **_detail_context(report, review=form)), 422
     db.commit()
-    flash(message, "success")
+    flash(message or freshness.accepted_message(db), "success")
     return redirect(url_for("reports.detail", report_id=report.id))
 
 
@@ -331,11 +337,12 @@ def settings():
     form = SettingsForm()
     if request.method == "GET":
         form.due_day.data, form.reminder_days.data = programme.report_due_day, programme.report_reminder_days
+        form.early_days.data = programme.report_early_days
         form.version_id.data = str(programme.version_id)
     elif form.validate_on_submit():
         try:
             services.update_settings(db, current_user, form.due_day.data, form.reminder_days.data,
-                                     int(form.version_id.data or 0))
+                                     int(form.version_id.data or 0), form.early_days.data or 0)
         except ValidationFailed as exc:
             db.rollback()
             apply_errors(form, exc)
@@ -346,4 +353,5 @@ def settings():
     example = services.first_of(services.today_in_skopje())
     status = 422 if form.errors or form.form_errors else 200
     return render_template("reports/settings.html", form=form, programme=programme,
-                           example_due=services.due_on(programme, example), example=example), status
+                           example_due=services.due_on(programme, example), example=example,
+                           example_from=validation.submittable_from(example, programme.report_early_days)), status

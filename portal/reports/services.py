@@ -34,10 +34,8 @@ from portal.models import (
     GrantAgreement,
     HardToEmployCategory,
     MonthlyReport,
-    NoticeKind,
     Programme,
     ReportHireLine,
-    ReportNotice,
     ReportServiceLine,
     ReportStatus,
     ReportVersion,
@@ -48,11 +46,6 @@ from portal.models import (
 from portal.models.reports import BENEFICIARY_FIELDS, HIRE_FIELDS, STAFF_FIELDS
 from portal.reports import validation
 from portal.reports.validation import Context, HireFigures, ReportData, ServiceFigures
-
-#: How far back overdue notices go: a month whose due date is older than this gets none (a new
-#: deployment does not mail about years of history).
-OVERDUE_NOTICE_DAYS = 45
-
 
 # Months and due dates ------------------------------------------------------------------------------
 
@@ -140,13 +133,15 @@ def timeliness_of(programme: Programme, report: MonthlyReport | None, month: dat
 
 
 def timeliness_label(value: Timeliness | str) -> str:
-    return {Timeliness.ON_TIME: _("on time"), Timeliness.LATE: _("late"), Timeliness.RETURNED: _("returned"),
-            Timeliness.MISSING: _("missing"), Timeliness.OPEN: _("not due yet")}[Timeliness(value)]
+    from portal.labels import label
+
+    return label(value, "timeliness")
 
 
 def status_label(status: ReportStatus | VersionStatus | str) -> str:
-    return {"draft": _("draft"), "submitted": _("submitted, waiting for review"), "returned": _("returned with comments"),
-            "accepted": _("accepted"), "superseded": _("superseded by a correction")}[str(status)]
+    from portal.labels import label
+
+    return label(status, "report_status")
 
 
 # Reading ------------------------------------------------------------------------------------------------
@@ -195,13 +190,15 @@ def data_of(session: Session, version: ReportVersion, categories: list[HardToEmp
 
 def previous_figures(session: Session, agreement_id: int, month: date) -> tuple[int, int] | None:
     """(beneficiaries, staff) of the month before, as accepted, for the change warning."""
+    version = _accepted_before(session, agreement_id, month)
+    return (version.beneficiaries, version.staff_total) if version is not None else None
+
+
+def _accepted_before(session: Session, agreement_id: int, month: date) -> ReportVersion | None:
     before = session.scalar(sa.select(MonthlyReport).where(
         MonthlyReport.agreement_id == agreement_id, MonthlyReport.month == _previous_month(month),
         MonthlyReport.accepted_version.is_not(None)))
-    if before is None:
-        return None
-    version = before.in_force
-    return version.beneficiaries, version.staff_total
+    return before.in_force if before is not None else None
 
 
 def _previous_month(month: date) -> date:
@@ -212,6 +209,42 @@ def context_for(agreement: GrantAgreement, month: date, previous: tuple[int, int
     first, last = grant_months(agreement)
     return Context(month=month, first_month=first, last_month=last, current_month=first_of(today_in_skopje()),
                    capacity=agreement.application.beneficiaries_per_month, previous=previous)
+
+
+def submission_context(session: Session, agreement: GrantAgreement, month: date) -> Context:
+    """Everything the rules of a submission need: the month before as accepted (totals and, per service type,
+    served and left), today in Skopje and how early a month may be submitted."""
+    version = _accepted_before(session, agreement.id, month)
+    context = context_for(agreement, month, (version.beneficiaries, version.staff_total) if version else None)
+    if version is not None:
+        context.previous_lines = {line.service_type_id: (line.total, line.left_this_month) for line in version.services}
+    context.today = today_in_skopje()
+    context.early_days = get_programme(session).report_early_days
+    return context
+
+
+def required_evidence(agreement: GrantAgreement) -> list[str]:
+    """The kinds of evidence every report of the grant carries (set on its call)."""
+    return list(agreement.application.call.report_evidence or [])
+
+
+def missing_evidence(session: Session, report: MonthlyReport) -> list[str]:
+    """The required kinds of evidence that have no document on the report yet."""
+    from portal.documents import services as documents
+
+    present = {d.purpose for d in documents.documents_for(session, "report", report.id)}
+    return [kind for kind in required_evidence(report.agreement) if kind not in present]
+
+
+def evidence_issues(session: Session, report: MonthlyReport) -> list[validation.Issue]:
+    from portal.documents.services import purpose_label
+
+    missing = missing_evidence(session, report)
+    if not missing:
+        return []
+    return [validation.Issue(("evidence",), _(
+        "Upload the evidence this call requires before you submit (at least one document of each kind): "
+        "%(kinds)s is missing.", kinds=", ".join(purpose_label(kind) for kind in missing)))]
 
 
 def path_key(path: validation.Path) -> str:
@@ -346,9 +379,13 @@ def _summary(version: ReportVersion) -> dict[str, Any]:
 
 
 def check_submission(session: Session, report: MonthlyReport) -> validation.Result:
+    """Every rule of a submission: the figures (validation.check, with the month before and today's date) and
+    the evidence the call requires."""
     version = report.newest
     data = data_of(session, version)
-    return validation.check(data, context_for(report.agreement, report.month, previous_figures(session, report.agreement_id, report.month)))
+    result = validation.check(data, submission_context(session, report.agreement, report.month))
+    result.errors.extend(evidence_issues(session, report))
+    return result
 
 
 def submit(session: Session, actor: User, report: MonthlyReport) -> ReportVersion:
@@ -380,63 +417,18 @@ def submit(session: Session, actor: User, report: MonthlyReport) -> ReportVersio
     return version
 
 
-def _submitted(report: MonthlyReport) -> ReportVersion:
-    version = report.newest
-    if version.status != VersionStatus.SUBMITTED:
-        raise InvalidTransition(_("Only a submitted report waiting for review can be accepted or returned."))
-    return version
-
-
-def accept(session: Session, actor: User, report: MonthlyReport, comment: str = "") -> ReportVersion:
-    """Accept the submitted version: it is locked and from now on it is the one that counts."""
-    if not access.can_review_reports(actor):
-        raise NotAllowed()
-    version = _submitted(report)
-    previous = report.in_force
-    if previous is not None:
-        previous.status = VersionStatus.SUPERSEDED
-    now = clock.now()
-    version.status = VersionStatus.ACCEPTED
-    version.reviewed_by_id, version.reviewed_at, version.review_comment = actor.id, now, comment.strip()
-    report.status, report.accepted_version, report.accepted_at = ReportStatus.ACCEPTED, version.version, now
-    _flush(session)
-    audit.record(session, actor, "report.accepted", report, before={"status": "submitted",
-                                                                    "accepted_version": previous.version if previous else None},
-                 after={"status": "accepted", "accepted_version": version.version, "comment": version.review_comment})
-    _notify(session, report, "mail/report_accepted.txt", lambda ref: _("Monthly report %(ref)s accepted", ref=ref),
-            version=version)
-    return version
-
-
-def return_report(session: Session, actor: User, report: MonthlyReport, comment: str) -> ReportVersion:
-    """Send the submitted version back with comments; the provider corrects it in a new version."""
-    if not access.can_review_reports(actor):
-        raise NotAllowed()
-    if not comment.strip():
-        raise ValidationFailed(field_errors={"comment": [_("Say what the provider has to correct.")]})
-    version = _submitted(report)
-    version.status = VersionStatus.RETURNED
-    version.reviewed_by_id, version.reviewed_at, version.review_comment = actor.id, clock.now(), comment.strip()
-    report.status = ReportStatus.RETURNED
-    _flush(session)
-    audit.record(session, actor, "report.returned", report, before={"status": "submitted"},
-                 after={"status": "returned", "version": version.version, "comment": version.review_comment})
-    _notify(session, report, "mail/report_returned.txt",
-            lambda ref: _("Monthly report %(ref)s returned with comments", ref=ref), version=version)
-    return version
-
-
 def _next_version(session: Session, actor: User, report: MonthlyReport, reason: str = "") -> ReportVersion:
     """A draft copy of the newest version, numbered after it."""
     source = report.newest
-    copy = ReportVersion(report=report, version=source.version + 1, created_by_id=actor.id, created_at=clock.now(),
-                         narrative=source.narrative, explanation=source.explanation, correction_reason=reason.strip(),
-                         **{name: getattr(source, name) for name in STAFF_FIELDS})
-    copy.services = [ReportServiceLine(service_type_id=line.service_type_id,
-                                       **{name: getattr(line, name) for name in BENEFICIARY_FIELDS})
-                     for line in source.services]
-    copy.hires = [ReportHireLine(category_id=line.category_id, note=line.note,
-                                 **{name: getattr(line, name) for name in HIRE_FIELDS}) for line in source.hires]
+    with session.no_autoflush:  # the copy is complete before anything of it is written
+        copy = ReportVersion(report=report, version=source.version + 1, created_by_id=actor.id,
+                             created_at=clock.now(), narrative=source.narrative, explanation=source.explanation,
+                             correction_reason=reason.strip(), **{name: getattr(source, name) for name in STAFF_FIELDS})
+        copy.services = [ReportServiceLine(service_type_id=line.service_type_id,
+                                           **{name: getattr(line, name) for name in BENEFICIARY_FIELDS})
+                         for line in source.services]
+        copy.hires = [ReportHireLine(category_id=line.category_id, note=line.note,
+                                     **{name: getattr(line, name) for name in HIRE_FIELDS}) for line in source.hires]
     session.add(copy)
     report.current_version = copy.version
     report.status = ReportStatus.DRAFT
@@ -514,54 +506,6 @@ def accepted_through(session: Session, agreement_id: int) -> int:
     return accepted_through_many(session, [agreement_id]).get(agreement_id, 0)
 
 
-# History ---------------------------------------------------------------------------------------------
-
-@dataclass
-class Change:
-    label: str
-    before: Any
-    after: Any
-
-
-def _flat(data: ReportData) -> dict[str, tuple[str, Any]]:
-    flat: dict[str, tuple[str, Any]] = {}
-    for line in data.services:
-        for name, label in validation.BENEFICIARY_LABELS.items():
-            flat[f"s{line.service_type_id}.{name}"] = (f"{line.label}: {label}", getattr(line, name))
-    for name, label in validation.STAFF_LABELS.items():
-        flat[name] = (str(label), getattr(data, name))
-    for hire in data.hires:
-        for name, label in validation.HIRE_LABELS.items():
-            flat[f"h{hire.category_id}.{name}"] = (f"{hire.label}: {label}", getattr(hire, name))
-    flat["narrative"] = (_("Narrative"), data.narrative)
-    flat["explanation"] = (_("Explanation of the warnings"), data.explanation)
-    return flat
-
-
-def history(session: Session, report: MonthlyReport) -> list[tuple[ReportVersion, list[Change]]]:
-    """Every version, newest first, with what changed from the version before it."""
-    categories = active_categories(session)
-    out, previous = [], None
-    for version in report.versions:
-        current = _flat(data_of(session, version, categories))
-        changes = []
-        if previous is not None:
-            for key, (label, value) in current.items():
-                old = previous.get(key, (label, 0 if not isinstance(value, str) else ""))[1]
-                if old != value:
-                    changes.append(Change(label, old, value))
-        out.append((version, changes))
-        previous = current
-    return list(reversed(out))
-
-
-def visible_version(user: Any, report: MonthlyReport) -> ReportVersion:
-    """What a user sees: the provider its newest version; everyone else the newest version past draft."""
-    if access.can_edit_reports_of(user, report.agreement):
-        return report.newest
-    return [v for v in report.versions if v.status != VersionStatus.DRAFT][-1]
-
-
 # Lists -----------------------------------------------------------------------------------------------
 
 @dataclass
@@ -604,121 +548,7 @@ def provider_overview(session: Session, actor: User) -> list[tuple[GrantAgreemen
     return [(a, month_rows(session, a, reports[a.id], now, programme)) for a in agreements]
 
 
-@dataclass
-class QueueFilter:
-    status: str = "submitted"
-    agreement: str = ""
-
-
-def review_query(actor: User, filters: QueueFilter) -> sa.Select:
-    """Reports the ministry (or a municipality, its own) can see: never drafts that were never submitted."""
-    query = (sa.select(MonthlyReport).join(GrantAgreement, GrantAgreement.id == MonthlyReport.agreement_id)
-             .where(MonthlyReport.first_submitted_at.is_not(None))
-             .options(sa.orm.joinedload(MonthlyReport.agreement).joinedload(GrantAgreement.application)
-                      .joinedload(Application.organisation),
-                      sa.orm.joinedload(MonthlyReport.agreement).joinedload(GrantAgreement.application)
-                      .joinedload(Application.municipality_org)))
-    if not actor.is_ministry:
-        query = query.where(GrantAgreement.municipality_org_id == actor.organisation_id)
-    if filters.status in {s.value for s in ReportStatus}:
-        query = query.where(MonthlyReport.status == filters.status)
-    if filters.agreement.strip():
-        query = query.where(GrantAgreement.number.contains(filters.agreement.strip()))
-    return query.order_by(MonthlyReport.last_submitted_at.asc(), MonthlyReport.id)
-
-
-# Settings --------------------------------------------------------------------------------------------
-
-def update_settings(session: Session, actor: User, due_day: int | None, reminder_days: int | None,
-                    version_id: int) -> Programme:
-    if not access.can_manage_report_settings(actor):
-        raise NotAllowed()
-    programme = get_programme(session, for_update=True)
-    if version_id != programme.version_id:
-        raise Conflict()
-    errors: dict[str, list[str]] = {}
-    if due_day is None or not 1 <= due_day <= 28:
-        errors["due_day"] = [_("Enter a day between 1 and 28 (every month has it).")]
-    if reminder_days is None or not 0 <= reminder_days <= 27:
-        errors["reminder_days"] = [_("Enter a number of days between 0 and 27.")]
-    elif due_day is not None and reminder_days >= due_day:
-        errors["reminder_days"] = [_("The reminder goes out in the month after the one reported: at most %(n)d days "
-                                     "before the due day.", n=max(due_day - 1, 0))]
-    if errors:
-        raise ValidationFailed(field_errors=errors)
-    before = {"report_due_day": programme.report_due_day, "report_reminder_days": programme.report_reminder_days}
-    programme.report_due_day, programme.report_reminder_days = due_day, reminder_days
-    after = {"report_due_day": due_day, "report_reminder_days": reminder_days}
-    if before != after:
-        audit.record(session, actor, "programme.report_settings", programme, before=before, after=after)
-    return programme
-
-
-# Reminders -------------------------------------------------------------------------------------------
-
-def queue_notices(session: Session, now: datetime | None = None) -> dict[str, int]:
-    """Queue, once each, a reminder N days before a month's due date when its report is not submitted, and an
-    overdue notice when the due date has passed without a submission. Run by `flask send-mail` (cron)."""
-    now = now or clock.now()
-    programme = get_programme(session)
-    today = clock.utc_to_skopje(now).date()
-    month = _previous_month(first_of(today))  # the month whose report is due this month
-    counts = {"reminder": 0, "overdue": 0}
-    agreements = list(session.scalars(sa.select(GrantAgreement).options(
-        sa.orm.selectinload(GrantAgreement.versions))))
-    candidates = []
-    for agreement in agreements:
-        first, last = grant_months(agreement)
-        for candidate in (month, _previous_month(month)):
-            if first <= candidate <= last:
-                candidates.append((agreement, candidate))
-    if not candidates:
-        return counts
-    submitted = set(session.execute(sa.select(MonthlyReport.agreement_id, MonthlyReport.month).where(
-        MonthlyReport.first_submitted_at.is_not(None), MonthlyReport.agreement_id.in_({a.id for a, _m in candidates}),
-        MonthlyReport.month.in_({m for _a, m in candidates}))).all())
-    sent = set(session.execute(sa.select(ReportNotice.agreement_id, ReportNotice.month, ReportNotice.kind).where(
-        ReportNotice.month.in_({m for _a, m in candidates}))).all())
-    for agreement, candidate in candidates:
-        if (agreement.id, candidate) in submitted:
-            continue
-        due = due_on(programme, candidate)
-        if now >= deadline(programme, candidate):
-            if (today - due).days > OVERDUE_NOTICE_DAYS:
-                continue
-            kind = NoticeKind.OVERDUE
-        elif today >= due - timedelta(days=programme.report_reminder_days):
-            kind = NoticeKind.REMINDER
-        else:
-            continue
-        if (agreement.id, candidate, kind) in sent:
-            continue
-        if _send_notice(session, agreement, candidate, kind, due):
-            counts[kind.value] += 1
-    return counts
-
-
-def _send_notice(session: Session, agreement: GrantAgreement, month: date, kind: NoticeKind, due: date) -> bool:
-    notice = ReportNotice(agreement_id=agreement.id, month=month, kind=kind, created_at=clock.now())
-    try:
-        with session.begin_nested():
-            session.add(notice)
-    except sa.exc.IntegrityError:
-        return False  # another run sent it at the same moment
-    members = list(session.scalars(sa.select(User).where(User.organisation_id == agreement.organisation_id,
-                                                         User.active.is_(True), User.password_hash.is_not(None))))
-    template = "mail/report_reminder.txt" if kind == NoticeKind.REMINDER else "mail/report_overdue.txt"
-    for member in members:
-        with force_locale(member.preferred_language):
-            subject = (_("Reminder: the monthly report %(ref)s is due on %(due)s",
-                         ref=f"{agreement.number}/{month:%Y-%m}", due=due.isoformat())
-                       if kind == NoticeKind.REMINDER else
-                       _("Overdue: the monthly report %(ref)s was due on %(due)s",
-                         ref=f"{agreement.number}/{month:%Y-%m}", due=due.isoformat()))
-            body = render_template(template, user=member, agreement=agreement, month=f"{month:%m/%Y}",
-                                   due=due.isoformat(), month_key=f"{month:%Y-%m}")
-            mail.queue(session, member.email, subject, body)
-    notice.recipients = len(members)
-    audit.record(session, None, f"report.{kind.value}_sent", notice, actor_email="send-mail",
-                 after={"agreement": agreement.number, "month": f"{month:%Y-%m}", "recipients": len(members)})
-    return True
+# The review and the notices live in modules of their own; they are reached through this one too.
+from portal.reports.history import Change, history, visible_version  # noqa: E402, F401
+from portal.reports.notices import OVERDUE_NOTICE_DAYS, queue_notices, update_settings  # noqa: E402, F401
+from portal.reports.review import QueueFilter, accept, return_report, review_query  # noqa: E402, F401

@@ -7,15 +7,20 @@ Every message names the field and the rule, with the figures the user typed."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from portal import i18n
+
 CAPACITY_FACTOR = Decimal("1.5")
 CHANGE_LIMIT = Decimal("0.5")
+#: No figure of a monthly report is larger (beneficiaries, staff, hours in one month): a larger number is a typo,
+#: and would not fit the database column.
+MAX_FIGURE = 1_000_000
 
 #: The labels of every figure, shown in forms, messages, the history and the XLSX template.
 BENEFICIARY_LABELS: dict[str, Any] = {
@@ -117,6 +122,10 @@ class Context:
     current_month: date
     capacity: int | None = None  # contracted beneficiaries per month
     previous: tuple[int, int] | None = None  # (beneficiaries, staff) of the month before, as accepted
+    # service type → (served, left) of the month before, for the continuity warning (None: no month before)
+    previous_lines: dict[int, tuple[int, int]] | None = None
+    today: date | None = None  # Skopje date of the submission: a month is submitted once it has ended
+    early_days: int = 0  # … or this many days before its end
 
 
 #: A field is addressed by a path: ("service", service_type_id, name), ("hire", category_id, name),
@@ -150,7 +159,7 @@ class Result:
 
 
 def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_FIGURE
 
 
 def _number_errors(data: ReportData) -> list[Issue]:
@@ -160,17 +169,18 @@ def _number_errors(data: ReportData) -> list[Issue]:
         for name in BENEFICIARY_LABELS:
             if not _whole(getattr(line, name)):
                 issues.append(Issue(("service", line.service_type_id, name), _(
-                    "%(service)s, %(field)s: enter a whole number, 0 or more.", service=line.label,
+                    "%(service)s, %(field)s: enter a whole number from 0 to %(max)s.", max=i18n.number(MAX_FIGURE), service=line.label,
                     field=BENEFICIARY_LABELS[name])))
     for name in STAFF_LABELS:
         if not _whole(getattr(data, name)):
-            issues.append(Issue(("staff", name), _("%(field)s: enter a whole number, 0 or more.",
+            issues.append(Issue(("staff", name), _("%(field)s: enter a whole number from 0 to %(max)s.", max=i18n.number(MAX_FIGURE),
                                                    field=STAFF_LABELS[name])))
     for hire in data.hires:
         for name in ("total", "female", "new_this_month", "continuing"):
             if not _whole(getattr(hire, name)):
                 issues.append(Issue(("hire", hire.category_id, name), _(
-                    "%(group)s, %(field)s: enter a whole number, 0 or more.", group=hire.label, field=HIRE_LABELS[name])))
+                    "%(group)s, %(field)s: enter a whole number from 0 to %(max)s.", max=i18n.number(MAX_FIGURE), group=hire.label,
+                    field=HIRE_LABELS[name])))
     return issues
 
 
@@ -232,6 +242,46 @@ def check_month(context: Context) -> list[Issue]:
     return []
 
 
+def submittable_from(month: date, early_days: int = 0) -> date:
+    """The first day (Skopje) a month's report may be submitted: the day after the month ends, or `early_days`
+    before that."""
+    following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return following - timedelta(days=early_days)
+
+
+def check_ended(context: Context) -> list[Issue]:
+    """A month is reported once it is over (a draft can be kept while it runs)."""
+    if context.today is None:
+        return []
+    opens = submittable_from(context.month, context.early_days)
+    if context.today < opens:
+        return [Issue(("month",), _("The month %(month)s has not ended yet: its report can be submitted from %(day)s. "
+                                    "You can save it as a draft until then.", month=f"{context.month:%Y-%m}",
+                                    day=opens.strftime("%d.%m.%Y")))]
+    return []
+
+
+def _continuity(data: ReportData, context: Context) -> list[ReportWarning]:
+    """Those continuing from last month are those served then minus those who left; a month with nobody after a
+    month with people (or staff) is probably a mistake."""
+    found = []
+    if context.previous_lines is not None:
+        for line in data.services:
+            served, left = context.previous_lines.get(line.service_type_id, (0, 0))
+            expected = max(served - left, 0)
+            if line.continuing != expected:
+                found.append(ReportWarning("continuity", _(
+                    "%(service)s: %(continuing)d continuing from last month, but last month %(served)d were served and "
+                    "%(left)d left, so %(expected)d would continue. Someone who comes back after leaving counts as "
+                    "continuing only if they did not leave; explain the difference.", service=line.label,
+                    continuing=line.continuing, served=served, left=left, expected=expected)))
+    if context.previous is not None and any(context.previous) and not data.beneficiaries and not data.staff_total:
+        found.append(ReportWarning("zero_report", _(
+            "This report has no beneficiaries and no staff, but the month before had %(served)d beneficiaries and "
+            "%(staff)d staff. If the service stopped, say why.", served=context.previous[0], staff=context.previous[1])))
+    return found
+
+
 def _warnings(data: ReportData, context: Context) -> list[ReportWarning]:
     found = []
     served = data.beneficiaries
@@ -248,16 +298,16 @@ def _warnings(data: ReportData, context: Context) -> list[ReportWarning]:
                     what=what, before=before, now=now)))
     if served and not data.staff_total:
         found.append(ReportWarning("no_staff", _("%(n)d beneficiaries were served, but no staff are reported.", n=served)))
-    return found
+    return found + _continuity(data, context)
 
 
 def check(data: ReportData, context: Context) -> Result:
     """Everything a submission must pass (errors) and what it must explain (warnings)."""
-    errors = _number_errors(data) + check_month(context)
+    errors = _number_errors(data) + (check_month(context) or check_ended(context))
     if errors:
         return Result(errors=errors)
     result = Result(errors=_sum_errors(data), warnings=_warnings(data, context))
-    if result.ok and result.warnings and not data.explanation.strip():
+    if result.warnings and not data.explanation.strip():
         result.errors.append(Issue(("explanation",), _(
             "Explain the warnings below before you submit: the reviewer reads your explanation with the report.")))
     return result

@@ -7,3 +7,12 @@
     summary.focus();
   }
 })();
+// The Menu folds the navigation on phones only; browsers without ::details-content support get it opened
+// here on wide screens (the CSS does it everywhere else; without this file the Menu button still works).
+(function () {
+  "use strict";
+  var menu = document.querySelector("details.menu");
+  if (menu && window.matchMedia && window.matchMedia("(min-width: 48rem)").matches) {
+    menu.open = true;
+  }
+})();

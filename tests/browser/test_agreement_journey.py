@@ -81,10 +81,16 @@ def test_from_award_to_a_paid_tranche(browser, base_url, artifacts_dir):
     expect(finance.locator("#tranches .tag--requested")).to_have_count(1)
     expect(finance.locator("#tranches form[action$='/approve']")).to_have_count(0)  # never by the requester
 
-    # A second ministry user approves.
+    # A second ministry user finds it on their home page, checks the confirmation page, then approves.
+    admin.goto("/")
+    expect(admin.locator("#tranche-work")).to_contain_text("SSIP-GA-2026-003")
     admin.goto(agreement_url)
     with admin.expect_navigation():
         admin.click("#tranches form[action$='/approve'] button")
+    expect(admin.locator("main dl")).to_contain_text("14.400,00")
+    expect(admin.locator("main dl")).to_contain_text("Мост")
+    with admin.expect_navigation():
+        admin.click("main form:has(input[name=confirmed]) button[type=submit]")
     expect(admin.locator("#tranches .tag--approved")).to_have_count(1)
     ministry.close()
 
@@ -93,6 +99,9 @@ def test_from_award_to_a_paid_tranche(browser, base_url, artifacts_dir):
     finance.fill("#tranches input[name=bank_reference]", "MK07 2100 0000 9999")
     with finance.expect_navigation():
         finance.click("#tranches form[action$='/pay'] button")
+    expect(finance.locator("main dl")).to_contain_text("MK07 2100 0000 9999")  # nothing paid before this is confirmed
+    with finance.expect_navigation():
+        finance.click("main form:has(input[name=confirmed]) button[type=submit]")
     expect(finance.locator("#tranches .tag--paid")).to_have_count(1)
     expect(finance.locator(".stats")).to_contain_text("14.400,00")
     finance.goto("/envelope")

@@ -45,6 +45,17 @@ def test_municipality_submits_and_reviewer_decides(page: Page, base_url, screens
     expect(page.locator("#people_in_need")).to_have_value("1200")
     page.fill("#coordinator_email", "socijalna@kumanovo.example")
 
+    # Co-financing of 3,700 of 185,000 typed as 10 %: the share is derived (2.00 %), below the call's 5 %, and
+    # the council decision is missing — both named; the upload sits above the submit button.
+    page.fill("#cofinancing_eur", "3700.00")
+    with page.expect_navigation():
+        page.click("button[name=submit]")
+    expect(page.locator(".error-summary a[href='#cofinancing_eur']")).to_be_visible()
+    expect(page.locator(".error-summary")).to_contain_text("9.250,00")  # 5 % of 185,000: the least needed
+    expect(page.locator("#cofinancing_pct")).to_have_value("2.00")
+    expect(page.locator("#before-submitting")).to_contain_text("Одлука")  # the missing council decision
+    assert page.locator("#documents").bounding_box()["y"] < page.locator("button[name=submit]").bounding_box()["y"]
+
     # The council decision, then submission.
     page.select_option("#documents #purpose", "council_decision")
     page.set_input_files("#documents #file", files={"name": "Одлука на Советот.pdf", "mimeType": "application/pdf",
@@ -53,6 +64,7 @@ def test_municipality_submits_and_reviewer_decides(page: Page, base_url, screens
         page.click("#documents form[novalidate] button[type=submit]")
     expect(page.locator("#documents tbody tr")).to_have_count(1)
     page.fill("#coordinator_email", "socijalna@kumanovo.example")
+    page.fill("#cofinancing_eur", "18500.00")  # the draft kept the 3,700 of the refused submission
     with page.expect_navigation():
         page.click("button[name=submit]")
     expect(page.locator(".notice--success h1")).to_be_visible()

@@ -1,7 +1,8 @@
-"""A monthly report from the provider's draft to its acceptance, in Chromium: the provider opens this month's
-draft, submits figures that do not add up (refused, with the field named and the figures kept), corrects
-them, submits, and uploads a timesheet; a ministry reviewer finds the report in the queue and accepts it;
-the provider sees it accepted and locked."""
+"""A monthly report from the provider's correction to its acceptance, in Chromium: the provider opens this
+month's draft and cannot submit it before the month ends (the rule is named, with the date it opens); the
+provider starts a correction of an accepted month, submits figures that do not add up (refused, with the field
+named and the figures kept), corrects them, submits (its timesheet is already there, as the call requires);
+a ministry reviewer finds the report in the queue and accepts it; the provider sees it accepted and locked."""
 
 from __future__ import annotations
 
@@ -11,21 +12,43 @@ import pytest
 from playwright.sync_api import expect
 
 from portal import clock
-from tests import files
 from tests.browser.test_agreement_journey import as_user
 
 pytestmark = pytest.mark.browser
 
 
+def _months_back(n: int) -> datetime:
+    today = clock.utc_to_skopje(datetime.now(UTC)).date().replace(day=1)
+    for _ in range(n):
+        today = today.replace(year=today.year - (today.month == 1), month=(today.month - 2) % 12 + 1)
+    return today
+
+
 def test_from_a_providers_report_to_its_acceptance(browser, base_url, artifacts_dir, tmp_path):
-    month = clock.utc_to_skopje(datetime.now(UTC)).strftime("%m/%Y")
+    this_month = _months_back(0)
+    month = _months_back(2).strftime("%m/%Y")
     provider_context, provider = as_user(browser, base_url, "provider@demo.example")
     with provider.expect_navigation():
         provider.click("nav a[href='/reports']")
     grant = provider.locator("section.report-grant", has_text="SSIP-GA-2026-001")
-    row = grant.locator("tbody tr", has_text=month)
     with provider.expect_navigation():
-        row.locator("a[href$='/edit']").click()
+        grant.locator("tbody tr", has_text=this_month.strftime("%m/%Y")).locator("a[href$='/edit']").click()
+    expect(provider.locator("#before-submitting")).to_be_visible()
+    provider.check("#confirm")
+    with provider.expect_navigation():
+        provider.click("#submit_report")
+    summary = provider.locator(".error-summary")
+    expect(summary).to_be_visible()
+    opens = this_month.replace(year=this_month.year + (this_month.month == 12), month=this_month.month % 12 + 1)
+    expect(summary).to_contain_text(opens.strftime("%d.%m.%Y"))  # not before the month has ended
+
+    with provider.expect_navigation():
+        provider.click("nav a[href='/reports']")
+    with provider.expect_navigation():
+        grant.locator("tbody tr", has_text=month).locator("a[href^='/reports/']").click()
+    provider.fill("#reason", "Часовите на услугата се пресметани погрешно.")
+    with provider.expect_navigation():
+        provider.click("#correction button[type=submit]")
     expect(provider.locator("h1")).to_contain_text(month)
 
     total = provider.locator("input[id^='service-'][id$='-total']")
@@ -49,15 +72,8 @@ def test_from_a_providers_report_to_its_acceptance(browser, base_url, artifacts_
         provider.click("#submit_report")
     expect(provider.locator(".notice--success")).to_be_visible()
     expect(provider.locator(".summary .tag--submitted")).to_be_visible()
+    expect(provider.locator("#documents")).to_contain_text(".pdf")  # the timesheet the call requires
     report_url = provider.url
-
-    timesheet = tmp_path / "листи-за-присуство.pdf"
-    timesheet.write_bytes(files.PDF)
-    provider.select_option("#purpose", "timesheet")
-    provider.set_input_files("#file", str(timesheet))
-    with provider.expect_navigation():
-        provider.click("#documents form[enctype] button[type=submit] >> nth=-1")
-    expect(provider.locator("#documents")).to_contain_text("листи-за-присуство.pdf")
 
     ministry_context, reviewer = as_user(browser, base_url, "reviewer@demo.example")
     with reviewer.expect_navigation():

@@ -1,0 +1,117 @@
+"""Reading an uploaded XLSX without trusting it: limits checked while reading, never after.
+
+Before openpyxl sees the file, every member of the zip is decompressed once, in 64 KB pieces, counting the
+bytes that actually come out (not the sizes the zip directory claims; a member longer than it claims fails its
+CRC check and is refused as damaged). In the worksheets the `<row>` and `<c>` tags are counted on the way. The
+first limit passed stops the reading, so a hostile file (60,000 rows of 17 cells: 27 MB of XML in 2 MB zipped)
+is refused after reading a few MB, in milliseconds, and memory stays flat. Only then is the workbook opened
+in openpyxl's read-only (streaming) mode, and rows are taken one at a time, with the same row limit again.
+
+The limits (config): BULK_MAX_ROWS rows per sheet (default 5,000), BULK_MAX_CELLS cells in the workbook
+(150,000), BULK_MAX_XML_MB MB of decompressed content (20), UPLOAD_MAX_ZIP_ENTRIES members."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from portal import i18n
+
+CHUNK = 64 * 1024
+ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
+CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s>/]")
+TAIL = 32  # bytes kept between pieces so a tag cut in two is still found (and never counted twice)
+MAX_COLUMNS = 40  # columns read per row: the template has at most 17; more are never imported
+
+
+class Refused(Exception):
+    """The file is refused as a whole; `message` says why, in the user's language."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def limits() -> dict[str, int]:
+    config = current_app.config
+    return {"rows": int(config.get("BULK_MAX_ROWS", 5000)), "cells": int(config.get("BULK_MAX_CELLS", 150_000)),
+            "bytes": int(config.get("BULK_MAX_XML_MB", 20)) * 1024 * 1024,
+            "entries": int(config.get("UPLOAD_MAX_ZIP_ENTRIES", 1000))}
+
+
+def _count(pattern: re.Pattern, buffer: bytes, tail: int) -> int:
+    """Matches in `buffer` not already counted: those lying wholly in its first `tail` bytes (the end of the piece
+    before) were. `findall` runs in C, so counting keeps pace with the decompressor."""
+    return len(pattern.findall(buffer)) - (len(pattern.findall(buffer[:tail])) if tail else 0)
+
+
+def check_package(data: bytes, max_rows: int | None = None, max_cells: int | None = None, size: int | None = None,
+                  entries: int | None = None) -> None:
+    """Decompress every member counting what comes out; raise `Refused` at the first limit passed."""
+    limit = limits()
+    max_rows, max_cells = max_rows or limit["rows"], max_cells or limit["cells"]
+    size, entries = size or limit["bytes"], entries or limit["entries"]
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            if len(members) > entries:
+                raise Refused(_("The file holds too many parts (%(n)d, at most %(max)d). Download the template and "
+                                "fill it in.", n=len(members), max=entries))
+            total = cell_count = 0
+            for member in members:
+                sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
+                row_count, tail = 0, b""
+                with archive.open(member) as stream:
+                    while piece := stream.read(CHUNK):
+                        total += len(piece)
+                        if total > size:
+                            raise Refused(_("The file expands to more than %(mb)d MB of content: it is far larger than "
+                                            "a filled-in template. Upload the template with your figures only.",
+                                            mb=size // (1024 * 1024)))
+                        if not sheet:
+                            continue
+                        buffer = tail + piece
+                        row_count += _count(ROW, buffer, len(tail))
+                        cell_count += _count(CELL, buffer, len(tail))
+                        tail = buffer[-TAIL:]
+                        if row_count > max_rows:
+                            raise Refused(_("A sheet of the file has more than %(max)s rows. The template holds one row "
+                                            "per grant, month and service type or group: remove the extra rows.",
+                                            max=i18n.number(max_rows)))
+                        if cell_count > max_cells:
+                            raise Refused(_("The file has more than %(max)s cells. Remove everything that is not part "
+                                            "of the template.", max=i18n.number(max_cells)))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError, OSError):
+        raise Refused(_("The XLSX file cannot be read: it may be damaged. Save it again and upload it.")) from None
+
+
+def open_workbook(data: bytes) -> Any:
+    """The workbook in read-only (streaming) mode, after `check_package`."""
+    from openpyxl import load_workbook
+
+    check_package(data)
+    try:
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception:  # openpyxl raises many kinds for a damaged file
+        raise Refused(_("The XLSX file cannot be read: it may be damaged. Save it again and upload it.")) from None
+
+
+def rows(sheet: Any) -> Iterator[tuple[int, tuple]]:
+    """(row number, cells) one row at a time, at most MAX_COLUMNS cells each; `Refused` past the row limit."""
+    limit = limits()["rows"]
+    try:
+        for number, cells in enumerate(sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS), start=1):
+            if number > limit:
+                raise Refused(_("A sheet of the file has more than %(max)s rows. The template holds one row per grant, "
+                                "month and service type or group: remove the extra rows.", max=i18n.number(limit)))
+            yield number, cells
+    except Refused:
+        raise
+    except Exception:
+        raise Refused(_("The XLSX file cannot be read: it may be damaged. Save it again and upload it.")) from None
