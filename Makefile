@@ -64,11 +64,14 @@ lint: dev-deps
 
 test: dev-deps translations lint test-sqlite test-postgres test-browser  ## every check
 
+# Two workers (pytest-xdist): each has its own SQLite file or PostgreSQL schema, so they never collide.
+WORKERS ?= 2
+
 test-sqlite: dev-deps translations
-	TEST_DATABASE_URL=sqlite $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/browser
+	TEST_DATABASE_URL=sqlite $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/browser -n $(WORKERS)
 
 test-postgres: dev-deps translations
-	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-$(PG_TEST_URL)} $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/browser
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-$(PG_TEST_URL)} $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/browser -n $(WORKERS)
 
 test-browser: dev-deps translations
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser

@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 
 from portal.errors import InvalidTransition, ValidationFailed
 from portal.grants import ledger
-from portal.grants.ledger import OverLimit, _money
+from portal.grants.ledger import OverLimit
+from portal.i18n import money as _money
 from portal.models import Call, EntryKind, LedgerEntry, Programme
 from tests import factories
 

@@ -70,3 +70,19 @@ def test_the_sweep_removes_unfinished_and_orphaned_objects_only(app, client, wor
         assert b"".join(storage.open(kept.storage_key)) == files.PDF
         keys = {key for key, _ in storage.stored_before(time.time() + 3600)}
         assert "organisation/2026/11/orphan" not in keys and kept.storage_key in keys
+
+
+def test_a_workbook_nested_deeper_than_any_spreadsheet_is_refused_before_parsing(app):
+    from portal.reports import xlsx_reader
+
+    levels = 50_000
+    hostile = files._zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>",
+                          "xl/worksheets/sheet1.xml": b"<worksheet>" + b"<a>" * levels + b"</a>" * levels + b"</worksheet>"})
+    with app.test_request_context():
+        with pytest.raises(xlsx_reader.Refused) as caught:
+            xlsx_reader.check_package(hostile)
+        assert "nested" in caught.value.message or "вгнезд" in caught.value.message
+        shallow = files._zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook><sheets/></workbook>",
+                              "xl/worksheets/sheet1.xml": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c>'
+                                                          b'</row></sheetData></worksheet>'})
+        xlsx_reader.check_package(shallow)  # a real sheet's depth passes

@@ -26,6 +26,9 @@ from portal import i18n
 CHUNK = 64 * 1024
 ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
 CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s>/]")
+OPEN = re.compile(rb"<[A-Za-z_]")
+CLOSE = re.compile(rb"</|/>")
+MAX_DEPTH = 100  # elements nested in one another: a template has fewer than 10; hostile files have thousands
 TAIL = 32  # bytes kept between pieces so a tag cut in two is still found (and never counted twice)
 MAX_COLUMNS = 40  # columns read per row: the template has at most 17; more are never imported
 
@@ -66,7 +69,8 @@ def check_package(data: bytes, max_rows: int | None = None, max_cells: int | Non
             total = cell_count = 0
             for member in members:
                 sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
-                row_count, tail = 0, b""
+                xml = member.filename.endswith((".xml", ".rels"))
+                row_count, depth, tail = 0, 0, b""
                 with archive.open(member) as stream:
                     while piece := stream.read(CHUNK):
                         total += len(piece)
@@ -74,9 +78,16 @@ def check_package(data: bytes, max_rows: int | None = None, max_cells: int | Non
                             raise Refused(_("The file expands to more than %(mb)d MB of content: it is far larger than "
                                             "a filled-in template. Upload the template with your figures only.",
                                             mb=size // (1024 * 1024)))
-                        if not sheet:
+                        if not xml:
                             continue
                         buffer = tail + piece
+                        depth += _count(OPEN, buffer, len(tail)) - _count(CLOSE, buffer, len(tail))
+                        if depth > MAX_DEPTH:
+                            raise Refused(_("The file's content is nested far deeper than a spreadsheet's: it is not a "
+                                            "filled-in template. Download the template and fill it in."))
+                        if not sheet:
+                            tail = buffer[-TAIL:]
+                            continue
                         row_count += _count(ROW, buffer, len(tail))
                         cell_count += _count(CELL, buffer, len(tail))
                         tail = buffer[-TAIL:]
