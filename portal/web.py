@@ -39,6 +39,12 @@ def safe_next(target: str | None, default_endpoint: str = "main.home") -> str:
     return url_for(default_endpoint)
 
 
+def version_of(value) -> int | None:
+    """The record version a form carried (a hidden field), or None when it carried none or nonsense."""
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
 def page_arg() -> int:
     try:
         # A page beyond the millionth is no page of any list here (and no offset a database takes).

@@ -31,7 +31,7 @@ from portal.errors import InvalidTransition, NotAllowed, ValidationFailed
 from portal.exports import csv_response, xlsx_response
 from portal.models import Application, ApplicationStatus, Call, CallKind, Document, Outcome, User
 from portal.pagination import paginate
-from portal.web import apply_errors, page_arg, page_size
+from portal.web import apply_errors, page_arg, page_size, version_of
 
 bp = Blueprint("applications", __name__)
 
@@ -479,11 +479,6 @@ def ranking(call_id: int, fmt: str = "html"):
                            mkd=call_services.to_mkd(db, result.money.available), **_labels())
 
 
-def _version(value) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
-
-
 @bp.route("/applications/<int:application_id>/decide", methods=["GET", "POST"])
 @permission_required(access.can_decide_awards)
 def decide(application_id: int):
@@ -500,7 +495,7 @@ def decide(application_id: int):
                 outcome = Outcome(form.outcome.data)
                 review.decide(db, current_user, application, outcome,
                               form.amount.data if outcome == Outcome.AWARD else None, form.conditions.data or "",
-                              form.reasons.data or "", expected_version=_version(form.version_id.data))
+                              form.reasons.data or "", expected_version=version_of(form.version_id.data))
             except ValidationFailed as exc:
                 apply_errors(form, exc)
             else:

@@ -14,7 +14,7 @@ from portal.documents import services as document_services
 from portal.documents.forms import upload_form
 from portal.errors import ValidationFailed
 from portal.models import Call, CallKind, CallStatus, Document, ServiceType
-from portal.web import apply_errors
+from portal.web import apply_errors, version_of
 
 public = Blueprint("calls", __name__, url_prefix="/calls")
 admin = Blueprint("calls_admin", __name__, url_prefix="/admin")
@@ -169,8 +169,7 @@ def edit_rubric(call_id: int):
                 max_score=row.form.max_score.data or Decimal("0"), weight=row.form.weight.data or Decimal("1"))
                 for row in form.criteria if not row.form.is_blank()]
             try:
-                services.set_rubric(db, current_user, call, rows, int(form.version_id.data or 0)
-                                    if (form.version_id.data or "").isdigit() and len(form.version_id.data) < 10 else 0)
+                services.set_rubric(db, current_user, call, rows, version_of(form.version_id.data) or 0)
             except ValidationFailed as exc:
                 apply_errors(form, exc)
             else:

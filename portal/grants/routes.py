@@ -23,7 +23,7 @@ from portal.grants.forms import AgreementForm, AmendmentForm, PaymentForm, Rever
 from portal.models import Application, Document, GrantAgreement, LedgerEntry, Tranche
 from portal.pagination import paginate
 from portal.reports import services as report_services
-from portal.web import apply_errors, page_arg, page_size
+from portal.web import apply_errors, page_arg, page_size, version_of
 
 bp = Blueprint("grants", __name__)
 
@@ -35,11 +35,6 @@ def _agreement(agreement_id: int) -> GrantAgreement:
     if not access.can_view_agreement(current_user, agreement):
         raise NotAllowed()
     return agreement
-
-
-def _int_or_none(value) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 def _terms_errors(form, exc: ValidationFailed) -> None:
@@ -143,7 +138,7 @@ def amend(agreement_id: int):
     elif form.validate_on_submit() and not form.tranche_errors():
         try:
             grants.amend(db, current_user, agreement, form.to_terms(), form.reason.data or "",
-                         expected_version=_int_or_none(form.expected_version.data))
+                         expected_version=version_of(form.expected_version.data))
         except ValidationFailed as exc:
             _terms_errors(form, exc)
         except Conflict as exc:
@@ -201,7 +196,7 @@ def request_release(tranche_id: int):
     tranche = _tranche(tranche_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    grants.request_release(db, current_user, tranche, _int_or_none(request.form.get("version_id")))
+    grants.request_release(db, current_user, tranche, version_of(request.form.get("version_id")))
     db.commit()
     flash(_("The release has been requested; another ministry user approves it."), "success")
     return redirect(url_for("grants.detail", agreement_id=tranche.agreement_id) + "#tranches")
@@ -218,7 +213,7 @@ def approve_release(tranche_id: int):
         four_eyes.check_approve(current_user, tranche)
         return render_template("grants/confirm_tranche.html", tranche=tranche, action="approve",
                                version_id=request.form.get("version_id", ""), confirm=ConfirmForm())
-    grants.approve_release(db, current_user, tranche, _int_or_none(request.form.get("version_id")))
+    grants.approve_release(db, current_user, tranche, version_of(request.form.get("version_id")))
     db.commit()
     flash(_("The release has been approved."), "success")
     return redirect(url_for("grants.detail", agreement_id=tranche.agreement_id) + "#tranches")
@@ -241,7 +236,7 @@ def mark_paid(tranche_id: int):
                                version_id=request.form.get("version_id", ""))
     try:
         grants.mark_paid(db, current_user, tranche, form.paid_on.data, form.bank_reference.data or "",
-                         _int_or_none(request.form.get("version_id")))
+                         version_of(request.form.get("version_id")))
     except ValidationFailed as exc:
         db.rollback()
         flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages), "error")
