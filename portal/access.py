@@ -80,8 +80,13 @@ def can_view_user(user: Any, target: User) -> bool:
 
 # Documents ---------------------------------------------------------------------------------------
 
-def can_upload_document(user: Any, owner: Organisation) -> bool:
-    """Members of the owning organisation attach evidence; administrators may add on their behalf."""
+def can_upload_document(user: Any, owner: Organisation, object_type: str | None = None) -> bool:
+    """Members of the owning organisation attach evidence; administrators may add on their behalf. The
+    documents of a grant agreement (the signed agreement, its amendments) are the ministry's: whoever manages
+    agreements (administrators and finance officers) attaches them, and only they (the same people as the
+    agreement's pages)."""
+    if object_type == "agreement":
+        return can_manage_agreements(user)
     if is_admin(user):
         return True
     return (_active(user) and user.organisation_id == owner.id

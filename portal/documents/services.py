@@ -114,7 +114,7 @@ def latest_version(session: Session, series_id: str) -> int:
 
 def upload(session: Session, actor: User, *, owner: Organisation, object_type: str, object_id: object, purpose: str,
            stream: BinaryIO, filename: str | None, replaces: Document | None = None) -> Document:
-    if not access.can_upload_document(actor, owner):
+    if not access.can_upload_document(actor, owner, object_type):
         raise NotAllowed()
     if replaces is not None:
         if (replaces.owner_organisation_id, replaces.object_type, replaces.object_id) != (owner.id, object_type, str(object_id)):
