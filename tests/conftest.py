@@ -66,6 +66,34 @@ def make_app(database_url: str, **overrides):
     return create_app(TestingConfig(DATABASE_URL=database_url, **overrides))
 
 
+@contextmanager
+def schema_app(prefix: str, pool_size: int, **overrides) -> Iterator:
+    """An application on a PostgreSQL schema of its own, migrated to head, whose sessions draw from a pool of
+    `pool_size` real connections (no shared test transaction: for races between parallel requests). The
+    schema is dropped afterwards. Callers skip on SQLite first."""
+    from sqlalchemy.orm import sessionmaker
+
+    target = os.environ["TEST_DATABASE_URL"]
+    admin_engine = sa.create_engine(target, isolation_level="AUTOCOMMIT")
+    schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    with admin_engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{target}{'&' if '?' in target else '?'}options=-csearch_path%3D{schema}"
+    app = make_app(url, **overrides)
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=0)
+    app.extensions["db_engine"].dispose()
+    app.extensions["db_engine"] = engine
+    app.extensions["db_session_factory"] = sessionmaker(bind=engine, expire_on_commit=False)
+    command.upgrade(alembic_config(url), "head")
+    try:
+        yield app
+    finally:
+        engine.dispose()
+        with admin_engine.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin_engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def base_app(database_url):
     app = make_app(database_url)
@@ -175,7 +203,7 @@ def count_queries(app) -> Iterator[QueryCounter]:
         sa.event.remove(engine, "before_cursor_execute", counter)
 
 
-__all__ = ["Organisation", "count_queries", "is_postgres", "login", "make_app"]
+__all__ = ["Organisation", "count_queries", "is_postgres", "login", "make_app", "schema_app"]
 
 
 class Mailbox:

@@ -10,9 +10,7 @@ amend."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import secrets
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -22,11 +20,8 @@ from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from sqlalchemy.orm import sessionmaker
 
 from portal import clock
-from portal.cli import alembic_config
 from portal.demo import DEMO_PASSWORD
 from portal.models import (
     AgreementVersion,
@@ -42,7 +37,7 @@ from portal.models import (
     User,
 )
 from tests import files
-from tests.conftest import is_postgres, login, make_app
+from tests.conftest import is_postgres, login, schema_app
 
 PARALLEL = 30
 
@@ -50,46 +45,26 @@ pytestmark = pytest.mark.postgres_only
 
 
 @pytest.fixture(scope="module")
-def race_app():
+def race_app(tmp_path_factory):
     if not is_postgres():
         pytest.skip("parallel connections racing for one row are proven on PostgreSQL")
-    target = os.environ["TEST_DATABASE_URL"]
-    admin_engine = sa.create_engine(target, isolation_level="AUTOCOMMIT")
-    schema = f"race_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin_engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{target}{'&' if '?' in target else '?'}options=-csearch_path%3D{schema}"
-    import tempfile
+    uploads = tmp_path_factory.mktemp("race-uploads")
+    with schema_app("race", PARALLEL + 10, STORAGE_BACKEND="local", UPLOAD_DIR=uploads) as app:
+        with app.app_context():
+            from portal import demo, demo_reports
+            from portal.db import db
+            from portal.reference.services import load_reference_data
 
-    uploads = tempfile.mkdtemp(prefix="race-uploads-")
-    app = make_app(url, STORAGE_BACKEND="local", UPLOAD_DIR=uploads)
-    engine = sa.create_engine(url, pool_size=PARALLEL + 10, max_overflow=0)
-    app.extensions["db_engine"].dispose()
-    app.extensions["db_engine"] = engine
-    app.extensions["db_session_factory"] = sessionmaker(bind=engine, expire_on_commit=False)
-    with app.app_context():
-        command.upgrade(alembic_config(url), "head")
-        from portal import demo, demo_reports
-        from portal.db import db
-        from portal.reference.services import load_reference_data
-
-        load_reference_data(db)
-        # The races need the demo's people, calls, awards and agreements, not its months of reports.
-        reports, demo_reports.demo_reports = demo_reports.demo_reports, lambda session: 0
-        try:
-            demo.seed_demo(db)
-        finally:
-            demo_reports.demo_reports = reports
-        db.commit()
-        db.close()
-    yield app
-    engine.dispose()
-    with admin_engine.connect() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin_engine.dispose()
-    import shutil
-
-    shutil.rmtree(uploads, ignore_errors=True)
+            load_reference_data(db)
+            # The races need the demo's people, calls, awards and agreements, not its months of reports.
+            reports, demo_reports.demo_reports = demo_reports.demo_reports, lambda session: 0
+            try:
+                demo.seed_demo(db)
+            finally:
+                demo_reports.demo_reports = reports
+            db.commit()
+            db.close()
+        yield app
 
 
 def _read(app, query):

@@ -477,43 +477,21 @@ PARALLEL = 20
 @pytest.fixture(scope="module")
 def race_app():
     """An application on a schema of its own with a pool of real connections (no shared test transaction)."""
-    import os
-    import secrets
-
-    from alembic import command
-    from sqlalchemy.orm import sessionmaker
-
-    from portal.cli import alembic_config
-    from tests.conftest import is_postgres, make_app
+    from tests.conftest import is_postgres, schema_app
 
     if not is_postgres():
         pytest.skip("parallel connections racing for one row are proven on PostgreSQL")
-    target = os.environ["TEST_DATABASE_URL"]
-    admin_engine = sa.create_engine(target, isolation_level="AUTOCOMMIT")
-    schema = f"mfa_race_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin_engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{target}{'&' if '?' in target else '?'}options=-csearch_path%3D{schema}"
-    app = make_app(url)
-    engine = sa.create_engine(url, pool_size=PARALLEL + 5, max_overflow=0)
-    app.extensions["db_engine"].dispose()
-    app.extensions["db_engine"] = engine
-    app.extensions["db_session_factory"] = sessionmaker(bind=engine, expire_on_commit=False)
-    with app.app_context():
-        command.upgrade(alembic_config(url), "head")
-        from portal.db import db
-        from portal.models import OrgKind, Role
+    with schema_app("mfa_race", PARALLEL + 5) as app:
+        with app.app_context():
+            from portal.db import db
+            from portal.models import OrgKind, Role
 
-        ministry = factories.org(db, OrgKind.MINISTRY, name="Министерство")
-        for role in (Role.FINANCE, Role.REVIEWER):
-            factories.user(db, role, ministry, email=f"{role.value}@race.example")
-        db.commit()
-        db.close()
-    yield app
-    engine.dispose()
-    with admin_engine.connect() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin_engine.dispose()
+            ministry = factories.org(db, OrgKind.MINISTRY, name="Министерство")
+            for role in (Role.FINANCE, Role.REVIEWER):
+                factories.user(db, role, ministry, email=f"{role.value}@race.example")
+            db.commit()
+            db.close()
+        yield app
 
 
 def _enrol_directly(app, email: str) -> tuple[User, str]:

@@ -153,7 +153,8 @@ KNOWN = {
 }
 
 
-MONTH = re.compile(r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])")
+# The same patterns the OpenAPI document publishes: what it says is accepted is what is accepted.
+MONTH = re.compile(openapi.MONTH["pattern"])
 
 
 def _empty_range() -> bool:
@@ -162,7 +163,7 @@ def _empty_range() -> bool:
     return bool(MONTH.fullmatch(start) and MONTH.fullmatch(end) and start > end)
 
 
-CODES = re.compile(r"[A-Za-z0-9_]{1,40}(,[A-Za-z0-9_]{1,40}){0,19}")
+CODES = re.compile(openapi.CODES["pattern"])
 
 
 def _unknown_parameters() -> None:

@@ -21,6 +21,7 @@ from portal import access, audit, clock
 from portal.applications.services import cofinancing_share, notify_members
 from portal.db import lock_row
 from portal.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
+from portal.labels import label
 from portal.models import (
     Application,
     ApplicationStatus,
@@ -562,12 +563,6 @@ def involved_in_scoring(session: Session, actor: User, application: Application)
         Moderation.application_id == application.id, Moderation.by_id == actor.id)))
 
 
-def _status_label(status) -> str:
-    from portal.applications.services import status_label
-
-    return status_label(status)
-
-
 def decide(session: Session, actor: User, application: Application, outcome: Outcome, amount: Decimal | None,
            conditions: str, reasons: str, expected_version: int | None = None) -> AwardDecision:
     if not access.can_decide_awards(actor):
@@ -577,7 +572,7 @@ def decide(session: Session, actor: User, application: Application, outcome: Out
     if expected_version is not None and expected_version != application.version_id:
         raise Conflict(_("Someone else changed this application while you were deciding (it is now %(status)s). "
                          "Nothing was recorded; check the application and its decisions, then decide again.",
-                         status=_status_label(application.status)))
+                         status=label(application.status, "application_status")))
     if involved_in_scoring(session, actor, application):
         raise NotAllowed(_("You took part in scoring this application, so the decision must be recorded by "
                            "another ministry user."))
