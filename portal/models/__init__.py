@@ -32,6 +32,7 @@ from portal.models.indicators import (
     IndicatorLevel,
     IndicatorRefresh,
     IndicatorValue,
+    IsrComment,
 )
 from portal.models.mail import OutboxEmail
 from portal.models.mfa import MfaRecoveryCode, UserMfa
@@ -58,6 +59,7 @@ __all__ = [
     "IndicatorLevel",
     "IndicatorRefresh",
     "IndicatorValue",
+    "IsrComment",
     "MonthlyReport",
     "NoticeKind",
     "ReportHireLine",

@@ -47,6 +47,12 @@ class Indicator(Multilingual, Base):
     active: Mapped[bool] = mapped_column(default=True)
     # Published as a result in the IATI file (finance and timeliness rates are not results).
     iati_result: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # What the figure measures and how a period's value is formed (portal.indicators.compute, MEASURES):
+    # cumulative (since the start, up to the period's end), stock (at the period's end), flow (within the
+    # period) or ratio (of two of the others at the same instant).
+    measure: Mapped[str] = mapped_column(sa.String(20), default="flow", server_default="flow")
+    # For a stock: how many months a grant's latest accepted month is carried forward when a later one is missing.
+    carry_months: Mapped[int] = mapped_column(default=3, server_default="3")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
 
@@ -161,7 +167,35 @@ class IndicatorValue(Base):
     category: Mapped[str] = mapped_column(sa.String(60), default="")
     value: Mapped[Decimal] = mapped_column(sa.Numeric(18, 2))
     unit: Mapped[str] = mapped_column(sa.String(20))
+    # The month the value stands for (a stock or cumulative value is read at the period's end, or at the last
+    # month with data in a period still running) and, for a stock, how many grants it takes from that month
+    # (current), from an earlier month within the carry window (carried), or lack (missing).
+    as_of_month: Mapped[date | None] = mapped_column(sa.Date)
+    grants_current: Mapped[int | None] = mapped_column()
+    grants_carried: Mapped[int | None] = mapped_column()
+    grants_missing: Mapped[int | None] = mapped_column()
 
     __table_args__ = (
         sa.Index("ix_indicator_value_lookup", "refresh_id", "period_type", "indicator", "dimension"),
     )
+
+
+class IsrComment(Base):
+    """The ministry's comment on an indicator for one reporting period of the Implementation Status and Results
+    report (ISR). Versioned: an edit adds a version, the latest is the one shown; nothing is overwritten."""
+
+    __tablename__ = "isr_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(sa.ForeignKey("indicator.id"), index=True)
+    period: Mapped[str] = mapped_column(sa.String(10))  # a calendar period key: 2026-H2
+    version: Mapped[int] = mapped_column(default=1)
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    language: Mapped[str] = mapped_column(sa.String(2), default="mk")
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    indicator: Mapped[Indicator] = relationship()
+    created_by: Mapped[User] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("indicator_id", "period", "version", name="uq_isr_comment_version"),)

@@ -164,6 +164,16 @@ class ReportServiceLine(Base):
     with_disability: Mapped[int] = mapped_column(default=0)
     without_disability: Mapped[int] = mapped_column(default=0)
     new_this_month: Mapped[int] = mapped_column(default=0)
+    # The new beneficiaries broken down as the served ones are: they feed "people served since the start, of
+    # which women" (issue 15). Reports accepted before these existed hold 0 here.
+    new_female: Mapped[int] = mapped_column(default=0, server_default="0")
+    new_male: Mapped[int] = mapped_column(default=0, server_default="0")
+    new_age_0_17: Mapped[int] = mapped_column(default=0, server_default="0")
+    new_age_18_64: Mapped[int] = mapped_column(default=0, server_default="0")
+    new_age_65_79: Mapped[int] = mapped_column(default=0, server_default="0")
+    new_age_80_plus: Mapped[int] = mapped_column(default=0, server_default="0")
+    new_with_disability: Mapped[int] = mapped_column(default=0, server_default="0")
+    new_without_disability: Mapped[int] = mapped_column(default=0, server_default="0")
     continuing: Mapped[int] = mapped_column(default=0)
     left_this_month: Mapped[int] = mapped_column(default=0)
     service_hours: Mapped[int] = mapped_column(default=0)
@@ -188,6 +198,7 @@ class ReportHireLine(Base):
     total: Mapped[int] = mapped_column(default=0)
     female: Mapped[int] = mapped_column(default=0)
     new_this_month: Mapped[int] = mapped_column(default=0)
+    new_female: Mapped[int] = mapped_column(default=0, server_default="0")  # of the newly hired, women
     continuing: Mapped[int] = mapped_column(default=0)
     note: Mapped[str] = mapped_column(sa.String(300), default="")
 
