@@ -13,6 +13,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 
 INSECURE_KEYS = {"", "change-me", "changeme", "secret", "dev", "development"}
+#: The register's key in development and tests: public, so never accepted in production.
+DEV_REGISTER_KEY = "development-register-key-not-secret-never-use-in-production"
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -109,6 +111,13 @@ class Config:
         # The CSRF token lives as long as the session: a long form is never lost to it.
         self.WTF_CSRF_TIME_LIMIT = None
         self.TRUSTED_PROXIES = _int(env.get("TRUSTED_PROXIES"), 0)
+        # The service-user register (portal/register/keys.py): the secret of the keyed hash (HMAC-SHA256) that
+        # stands for a personal number, and the earlier secrets, oldest first, once it has been re-keyed
+        # (`flask register-rekey`). Development and tests use a fixed, public key; production requires its own.
+        self.REGISTER_HMAC_KEY = env.get("REGISTER_HMAC_KEY", "")
+        self.REGISTER_HMAC_OLD_KEYS = tuple(k.strip() for k in env.get("REGISTER_HMAC_OLD_KEYS", "").split(",") if k.strip())
+        # Years after a grant's end when its register is anonymised (`flask register-anonymise`).
+        self.REGISTER_RETENTION_YEARS = _int(env.get("REGISTER_RETENTION_YEARS"), 5)
 
         # Languages: Macedonian is the default, then Albanian and English.
         self.LANGUAGES = ("mk", "sq", "en")
@@ -146,6 +155,8 @@ class DevelopmentConfig(Config):
             if not key_file.exists():
                 key_file.write_text(secrets.token_hex(32))
             self.SECRET_KEY = key_file.read_text().strip()
+        if not self.REGISTER_HMAC_KEY:
+            self.REGISTER_HMAC_KEY = DEV_REGISTER_KEY
 
 
 class TestingConfig(Config):
@@ -163,6 +174,7 @@ class TestingConfig(Config):
             # Test suites send hundreds of API requests a minute from one address; the limit's own tests lower these.
             "API_RATE_LIMIT_TOKEN": 100_000,
             "API_RATE_LIMIT_ADDRESS": 100_000,
+            "REGISTER_HMAC_KEY": DEV_REGISTER_KEY,
         }
         defaults.update(overrides)
         super().__init__(**defaults)
@@ -192,6 +204,14 @@ class ProductionConfig(Config):
             raise RuntimeError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in production "
                 "(for example: python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        keys = (self.REGISTER_HMAC_KEY, *self.REGISTER_HMAC_OLD_KEYS)
+        if any(k.strip().lower() in INSECURE_KEYS or len(k) < 32 or k == DEV_REGISTER_KEY for k in keys) \
+                or self.REGISTER_HMAC_KEY == self.SECRET_KEY or len(set(keys)) != len(keys):
+            raise RuntimeError(
+                "REGISTER_HMAC_KEY (and every key in REGISTER_HMAC_OLD_KEYS) must be a random value of at least 32 "
+                "characters in production, different from SECRET_KEY and from each other: it turns personal numbers "
+                "into the register's keyed hashes. Keep it outside the database and its backups."
             )
 
 

@@ -64,6 +64,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    import portal.indicators.isr_routes  # noqa: F401  (the ISR pages, on the indicators blueprint)
     from portal.admin.routes import bp as admin_bp
     from portal.api.routes import bp as api_bp
     from portal.applications.routes import bp as applications_bp
@@ -73,15 +74,19 @@ def register_blueprints(app: Flask) -> None:
     from portal.calls.routes import public as calls_bp
     from portal.documents.routes import bp as documents_bp
     from portal.eois.routes import bp as eois_bp
+    from portal.finance_reports.routes import bp as finance_reports_bp
     from portal.grants.routes import bp as grants_bp
+    from portal.grievances.routes import bp as grievances_bp
     from portal.indicators.routes import bp as indicators_bp
     from portal.main.routes import bp as main_bp
     from portal.organisations.routes import bp as organisations_bp
     from portal.reference.routes import bp as reference_bp
+    from portal.register.routes import bp as register_bp
     from portal.reports.routes import bp as reports_bp
 
     for bp in (main_bp, auth_bp, organisations_bp, documents_bp, calls_bp, calls_admin_bp, eois_bp, applications_bp, grants_bp, reports_bp,
-               indicators_bp, api_bp, admin_bp, reference_bp, mfa_bp):
+               indicators_bp, api_bp, admin_bp, reference_bp, mfa_bp, grievances_bp, register_bp,
+               finance_reports_bp):
         app.register_blueprint(bp)
 
 

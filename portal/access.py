@@ -87,6 +87,8 @@ def can_upload_document(user: Any, owner: Organisation, object_type: str | None 
     agreement's pages)."""
     if object_type == "agreement":
         return can_manage_agreements(user)
+    if object_type == "grievance":
+        return user is None  # only with a new concern, sent without an account (portal/grievances/services.py)
     if is_admin(user):
         return True
     return (_active(user) and user.organisation_id == owner.id
@@ -100,6 +102,10 @@ def can_download_document(user: Any, document: Any) -> bool:
         return True  # the texts and annexes of a call are public
     if not _active(user) or user.role == Role.MONITOR:
         return False
+    if document.object_type == "grievance":
+        from portal.grievances.access import can_download_evidence
+
+        return can_download_evidence(user, document)
     return user.is_ministry or user.organisation_id == document.owner_organisation_id
 
 
@@ -279,6 +285,44 @@ def can_manage_report_settings(user: Any) -> bool:
     return is_admin(user)
 
 
+# Grantee financial reports (issue 18) -----------------------------------------------------------
+
+def can_prepare_financial_reports(user: Any) -> bool:
+    return _active(user) and user.role == Role.PROVIDER
+
+
+def can_edit_financial_reports_of(user: Any, agreement: Any) -> bool:
+    """Only staff of the provider that holds the grant prepare, submit and revise its financial reports."""
+    return can_prepare_financial_reports(user) and user.organisation_id == agreement.organisation_id
+
+
+def can_review_financial_reports(user: Any) -> bool:
+    """Finance officers and administrators accept or return submitted financial reports (one person suffices)."""
+    return _active(user) and user.role in (Role.ADMIN, Role.FINANCE)
+
+
+def can_read_financial_reports(user: Any) -> bool:
+    """The list of submitted financial reports: the ministry."""
+    return _active(user) and user.is_ministry
+
+
+def can_view_financial_report(user: Any, report: Any) -> bool:
+    """A financial report itself (lines, comments, versions): the provider, drafts included; the ministry once
+    submitted. Municipalities and monitors see the grant's finance summary only."""
+    if can_edit_financial_reports_of(user, report.agreement):
+        return True
+    return _active(user) and user.is_ministry and report.first_submitted_at is not None
+
+
+def can_view_grant_finance(user: Any, agreement: Any) -> bool:
+    """A grant's budget vs spent vs disbursed summary: the ministry and the monitors; the provider and the
+    municipality of the grant."""
+    if not _active(user):
+        return False
+    return (user.is_ministry or user.role == Role.MONITOR
+            or user.organisation_id in (agreement.organisation_id, agreement.municipality_org_id))
+
+
 # Indicators and the API -----------------------------------------------------------------------
 
 def can_view_indicators(user: Any) -> bool:
@@ -288,6 +332,13 @@ def can_view_indicators(user: Any) -> bool:
 
 def can_manage_indicators(user: Any) -> bool:
     return is_admin(user)
+
+
+def can_comment_isr(user: Any) -> bool:
+    """The ministry's comment per indicator and reporting period in the ISR (`portal.indicators.isr`): administrators,
+    who keep the catalogue, and reviewers, who accept the reports the figures come from. Finance and the monitors
+    read the comments with the indicators."""
+    return _active(user) and user.role in (Role.ADMIN, Role.REVIEWER)
 
 
 def can_use_api(user: Any) -> bool:

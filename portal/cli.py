@@ -116,6 +116,9 @@ def register_commands(app: Flask) -> None:
             counts = run(db, grants=grants, months=months, providers=providers, echo=click.echo)
         except RuntimeError as exc:
             raise click.ClickException(str(exc)) from None
+        if db.get_bind().dialect.name == "postgresql":
+            db.execute(sa.text("ANALYZE"))  # after a bulk change the planner's statistics are stale
+            db.commit()
         click.echo("stress data: " + ", ".join(f"{k} {v}" for k, v in counts.items())
                    + f" in {time.perf_counter() - started:.1f} s")
 
@@ -160,9 +163,37 @@ def register_commands(app: Flask) -> None:
         db.commit()
         click.echo(f"second factor of {user.email} reset; every session of theirs has ended")
 
+    @app.cli.command("register-rekey")
+    def register_rekey() -> None:
+        """Carry every keyed hash of the service-user register to the current key. First put the current
+        REGISTER_HMAC_KEY at the end of REGISTER_HMAC_OLD_KEYS and set a new REGISTER_HMAC_KEY; no personal number is
+        needed (README, "Service-user register")."""
+        from portal.db import db
+        from portal.errors import DomainError
+        from portal.register import keys
+
+        try:
+            result = keys.rekey(db)
+        except DomainError as exc:
+            raise click.ClickException(str(exc.message)) from None
+        db.commit()
+        click.echo(f"register key version {result['key_version']}: {result['episodes_rekeyed']} episodes re-keyed")
+
+    @app.cli.command("register-anonymise")
+    def register_anonymise() -> None:
+        """Anonymise the service-user registers of grants that ended more than REGISTER_RETENTION_YEARS ago (run
+        monthly from cron, connected as the database owner)."""
+        from portal.db import db
+        from portal.register import retention
+
+        result = retention.anonymise_due(db)
+        db.commit()
+        click.echo(f"{result['episodes']} episodes of {result['grants']} grants anonymised")
+
     @app.cli.command("send-mail")
     def send_mail() -> None:
-        """Queue the monthly-report reminders and overdue notices that are due, then deliver pending messages
+        """Queue the monthly-report reminders and overdue notices that are due and the daily list of overdue concerns
+        for their handlers, then deliver pending messages
         from the outbox (run from cron every few minutes; it also retries failures)."""
         from portal.db import db
         from portal.mail import deliver_pending
@@ -170,8 +201,13 @@ def register_commands(app: Flask) -> None:
 
         queued = queue_notices(db)
         db.commit()
+        from portal.grievances.services import queue_overdue_digests
+
+        digests = queue_overdue_digests(db)  # overdue concerns, once a day per handler
+        db.commit()
         sent, failed = deliver_pending(db, limit=500)
-        click.echo(f"report reminders {queued['reminder']}, overdue notices {queued['overdue']}; sent {sent}, failed {failed}")
+        click.echo(f"report reminders {queued['reminder']}, overdue notices {queued['overdue']}, overdue concern digests "
+                   f"{digests}; sent {sent}, failed {failed}")
         _sweep(db)
 
     def _sweep(db, minutes: int = 60) -> None:

@@ -3,7 +3,8 @@
 Migrations run as the owner of the tables; the application connects as a role that may read and write
 rows but owns nothing, so it cannot ALTER a table, DISABLE TRIGGER, or set `session_replication_role`
 (superuser-only), and so cannot switch off the append-only triggers on the audit trail, the ledger and
-the submitted report versions. On the two append-only tables it may only SELECT and INSERT.
+the submitted report versions. On the append-only tables (the audit trail, the ledger, the
+messages of grievances, the versions of register episodes) it may only SELECT and INSERT.
 
 `flask --app wsgi db-roles --role portal_app` prints the statements; `--execute` runs them as the
 connected owner. Run it again after every `flask db upgrade` (it is idempotent) so new tables are granted.
@@ -16,7 +17,7 @@ import re
 import sqlalchemy as sa
 
 #: Never UPDATE, DELETE or TRUNCATE for the application, whatever the triggers say.
-APPEND_ONLY = ("audit_event", "ledger_entry")
+APPEND_ONLY = ("audit_event", "ledger_entry", "grievance_message", "register_episode_version")
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

@@ -134,6 +134,12 @@ def seed_demo(session: Session) -> int:
     from portal.demo_reports import demo_reports
 
     created += demo_reports(session)
+    from portal.demo_grievances import demo_grievances
+
+    created += demo_grievances(session)
+    from portal.demo_finance import demo_finance_reports
+
+    created += demo_finance_reports(session)
     # One invitation still waiting, so the admin's list shows that state too.
     if session.scalar(sa.select(User.id).where(User.email == "nova.sorabotnicka@demo.example")) is None:
         session.add(User(email="nova.sorabotnicka@demo.example", full_name="Ана Димитрова", role=Role.REVIEWER,

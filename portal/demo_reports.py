@@ -42,6 +42,19 @@ def _left(number: int) -> int:
     return 0 if number <= 1 else (1 if number % 3 else 2)
 
 
+def split_like(new: int, parts: list[int]) -> list[int]:
+    """`new` (at most the sum of `parts`) split in the proportions of `parts`, each share at most its part (largest
+    remainders): the new beneficiaries broken down as those served are."""
+    served = sum(parts)
+    if not served:
+        return [0] * len(parts)
+    shares = [new * part // served for part in parts]
+    by_remainder = sorted(range(len(parts)), key=lambda i: (-(new * parts[i] % served), i))
+    for i in by_remainder[:new - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
 def _figures(story: dict, number: int, groups: dict[str, int], previous: int):
     """Believable figures for month `number` that pass every rule: each breakdown adds up to the total."""
     from portal.reports.validation import HireFigures, ReportData, ServiceFigures
@@ -56,15 +69,23 @@ def _figures(story: dict, number: int, groups: dict[str, int], previous: int):
     left = _left(number)
     # Those continuing are last month's served minus those who left last month (the continuity rule).
     continuing = min(previous - _left(number - 1), served) if number > 1 else 0
+    new = served - continuing
+    new_female, new_male = split_like(new, [female, served - female])
+    new_ages = split_like(new, [young, adult, middle, old])
+    new_disabled, new_able = split_like(new, [disabled, served - disabled])
     staff_total, staff_female = story["staff"]
     hires = [HireFigures(category_id=groups[code], total=total, female=women,
-                         new_this_month=total if number == 1 else 0, continuing=0 if number == 1 else total)
+                         new_this_month=total if number == 1 else 0, new_female=women if number == 1 else 0,
+                         continuing=0 if number == 1 else total)
              for code, (total, women) in story["hires"].items() if code in groups]
     return served, lambda service_type_id: ReportData(
         services=[ServiceFigures(service_type_id=service_type_id, total=served, female=female, male=served - female,
                                  age_0_17=young, age_18_64=adult, age_65_79=middle, age_80_plus=old,
                                  with_disability=disabled, without_disability=served - disabled,
-                                 new_this_month=served - continuing, continuing=continuing, left_this_month=left,
+                                 new_this_month=new, new_female=new_female, new_male=new_male,
+                                 new_age_0_17=new_ages[0], new_age_18_64=new_ages[1], new_age_65_79=new_ages[2],
+                                 new_age_80_plus=new_ages[3], new_with_disability=new_disabled,
+                                 new_without_disability=new_able, continuing=continuing, left_this_month=left,
                                  service_hours=served * story["hours"])],
         hires=hires, staff_total=staff_total, staff_female=staff_female, staff_male=staff_total - staff_female,
         certified_caregivers=story["certified"],

@@ -62,6 +62,34 @@ ENTRY_KIND = {"commitment": _l("commitment"), "disbursement": _l("disbursement")
 
 INDICATOR_UNIT = {"number": _l("number"), "percent": _l("percent"), "eur": _l("EUR")}
 
+GRIEVANCE_CATEGORY = {"service_quality": _l("Quality of a service"), "access": _l("Access or eligibility"),
+                      "staff_conduct": _l("Conduct of staff"), "safeguarding": _l("Safeguarding and abuse"),
+                      "fraud": _l("Corruption or fraud"), "data_protection": _l("Personal data protection"),
+                      "other": _l("Something else")}
+
+GRIEVANCE_STATUS = {"received": _l("received, not acknowledged yet"), "acknowledged": _l("being handled"),
+                    "escalated": _l("escalated"), "closed": _l("closed")}
+
+GRIEVANCE_MESSAGE = {"note": _l("Internal note"), "reply": _l("Reply to the complainant"),
+                     "complainant": _l("From the complainant"), "org_request": _l("Question to the provider and municipality"),
+                     "org_answer": _l("Answer of the provider or municipality")}
+
+SEX = {"female": _l("Female"), "male": _l("Male")}
+
+AGE_BAND = {"0_17": _l("0–17"), "18_64": _l("18–64"), "65_79": _l("65–79"), "80_plus": _l("80 and over")}
+
+LEAVING_REASON = {"goals_met": _l("The service is no longer needed"),
+                  "decision_ended": _l("The ЦСР decision expired or was revoked"),
+                  "moved": _l("Moved away"), "other_service": _l("Moved to another service or provider"),
+                  "institution": _l("Went to hospital or residential care"),
+                  "declined": _l("The person or family declined the service"), "died": _l("Died"),
+                  "other": _l("Another reason")}
+
+DUPLICATE_OUTCOME = {"legitimate": _l("Legitimate: both services were really given"),
+                     "corrected": _l("Corrected: one of the episodes was wrong and has been corrected")}
+
+REGISTER_CHANGE = {"added": _l("added"), "ended": _l("ended"), "corrected": _l("corrected")}
+
 #: What an audit row records, in words. Codes built at run time (`application.<endorsement>`, …) are listed.
 AUDIT_ACTION = {
     "agreement.amended": _l("Agreement amended"),
@@ -97,7 +125,22 @@ AUDIT_ACTION = {
     "eoi.rejected": _l("Expression of interest rejected"),
     "eoi.clarification": _l("Clarification requested"),
     "exchange_rate.added": _l("Exchange rate added"),
+    "grievance.acknowledged": _l("Concern acknowledged"),
+    "grievance.assigned": _l("Concern assigned to a handler"),
+    "grievance.closed": _l("Concern closed"),
+    "grievance.complainant_wrote": _l("The complainant wrote"),
+    "grievance.escalated": _l("Concern escalated"),
+    "grievance.marked_sensitive": _l("Concern marked sensitive"),
+    "grievance.note_added": _l("Internal note on a concern"),
+    "grievance.overdue_digest": _l("Overdue concerns sent to a handler"),
+    "grievance.party_answered": _l("Provider or municipality answered on a concern"),
+    "grievance.party_asked": _l("Provider and municipality asked about a concern"),
+    "grievance.reopened": _l("Concern re-opened"),
+    "grievance.replied": _l("Reply sent to the complainant"),
+    "grievance.settings_changed": _l("Grievance settings changed"),
+    "grievance.submitted": _l("Concern received"),
     "indicator.updated": _l("Indicator updated"),
+    "isr_comment.added": _l("ISR comment saved (new version)"),
     "ledger.commitment": _l("Commitment recorded"),
     "ledger.disbursement": _l("Disbursement recorded"),
     "login.failed": _l("Sign-in failed"),
@@ -124,6 +167,20 @@ AUDIT_ACTION = {
     "programme.updated": _l("Programme updated"),
     "reference.created": _l("Reference data added"),
     "reference.updated": _l("Reference data corrected"),
+    "financial_report.accepted": _l("Financial report accepted"),
+    "financial_report.created": _l("Financial report started"),
+    "financial_report.returned": _l("Financial report returned"),
+    "financial_report.revision_started": _l("Financial report revision started"),
+    "financial_report.saved": _l("Financial report saved"),
+    "financial_report.submitted": _l("Financial report submitted"),
+    "register.anonymised": _l("Register anonymised (retention)"),
+    "register.duplicate_resolved": _l("Register duplicate resolved"),
+    "register.episode_added": _l("Service user added to a register"),
+    "register.episode_corrected": _l("Register episode corrected"),
+    "register.episode_ended": _l("Register episode ended"),
+    "register.exported": _l("Register downloaded"),
+    "register.rekeyed": _l("Register re-keyed"),
+    "register.viewed": _l("Register page viewed"),
     "report.accepted": _l("Report accepted"),
     "report.correction_requested": _l("Report correction requested"),
     "report.created": _l("Report started"),
@@ -163,17 +220,33 @@ OBJECT_TYPE = {
     "agreement": _l("Grant agreement"), "grant_agreement": _l("Grant agreement"), "tranche": _l("Tranche"),
     "ledger_entry": _l("Ledger entry"), "report": _l("Monthly report"), "monthly_report": _l("Monthly report"),
     "report_notice": _l("Report notice"), "programme": _l("Programme"), "exchange_rate": _l("Exchange rate"),
-    "indicator": _l("Indicator"), "api_token": _l("API token"), "municipality": _l("Municipality"),
+    "indicator": _l("Indicator"), "api_token": _l("API token"), "isr_comment": _l("ISR comment"), "municipality": _l("Municipality"),
     "service_type": _l("Service type"), "service_category": _l("Service category"),
     "hard_to_employ_category": _l("Hard-to-employ group"), "region": _l("Region"),
+    "grievance": _l("Concern"), "grievance_settings": _l("Grievance settings"),
+    "financial_report": _l("Financial report"),
+    "register": _l("Service-user register"), "register_episode": _l("Register episode"),
+    "register_key": _l("Register key"), "register_duplicate_resolution": _l("Register duplicate decision"),
+}
+
+#: What an indicator measures (portal.indicators.rollup): the time rule of its periods.
+INDICATOR_MEASURE = {
+    "cumulative": _l("since the start (cumulative)"),
+    "stock": _l("in the period's last month (stock)"),
+    "flow": _l("within the period (flow)"),
+    "ratio": _l("a share (ratio)"),
 }
 
 KINDS: dict[str, dict[str, Any]] = {
+    "indicator_measure": INDICATOR_MEASURE,
     "role": ROLE, "org_kind": ORG_KIND, "org_status": ORG_STATUS, "legal_form": LEGAL_FORM,
     "call_status": CALL_STATUS, "call_kind": CALL_KIND, "application_status": APPLICATION_STATUS,
     "endorsement": ENDORSEMENT, "eligibility": ELIGIBILITY, "outcome": OUTCOME, "eoi_status": EOI_STATUS,
     "report_status": REPORT_STATUS, "timeliness": TIMELINESS, "tranche_status": TRANCHE_STATUS,
     "entry_kind": ENTRY_KIND, "indicator_unit": INDICATOR_UNIT, "audit_action": AUDIT_ACTION, "object_type": OBJECT_TYPE,
+    "grievance_category": GRIEVANCE_CATEGORY, "grievance_status": GRIEVANCE_STATUS, "grievance_message": GRIEVANCE_MESSAGE,
+    "sex": SEX, "age_band": AGE_BAND, "leaving_reason": LEAVING_REASON, "duplicate_outcome": DUPLICATE_OUTCOME,
+    "register_change": REGISTER_CHANGE,
 }
 
 

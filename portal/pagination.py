@@ -49,3 +49,10 @@ def paginate(session: Session, query: sa.Select[Any], page: int, per_page: int, 
     result = session.execute(rows_query)
     items = list(result.scalars().unique()) if scalars else list(result.all())
     return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def page_of(items: list[T], page: int, per_page: int) -> Page[T]:
+    """A page of a list already read whole (say, months a chart shows too): the same `Page`, no statement."""
+    last = max(1, math.ceil(len(items) / per_page))
+    page = min(max(1, page), last)
+    return Page(items=items[(page - 1) * per_page:page * per_page], page=page, per_page=per_page, total=len(items))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.calls.services import allocated_total, get_programme, rate_on
+from portal.demo_reports import split_like
 from portal.models import (
     AgreementVersion,
     Application,
@@ -219,19 +220,28 @@ def _batch(session, rng, numbers, months, call, admin, provider_ids, local_orgs,
                 female = total * 6 // 10
                 young, adult, middle = total // 10, total // 4, total // 3
                 disabled = total // 3
-                new_here = min(total, new if index == 0 else 0)
+                # Everyone is new in a grant's first month; then the month's newcomers join the first service type.
+                new_here = total if month_index == 0 else min(total, new if index == 0 else 0)
+                new_by_sex = split_like(new_here, [female, total - female])
+                new_by_age = split_like(new_here, [young, adult, middle, total - young - adult - middle])
+                new_disabled = split_like(new_here, [disabled, total - disabled])[0]
                 rows["service"].append(dict(id=ids[ReportServiceLine], version_id=version_id, service_type_id=service_type.id,
                                             total=total, female=female, male=total - female, age_0_17=young,
                                             age_18_64=adult, age_65_79=middle, age_80_plus=total - young - adult - middle,
                                             with_disability=disabled, without_disability=total - disabled,
-                                            new_this_month=new_here, continuing=total - new_here,
+                                            new_this_month=new_here, new_female=new_by_sex[0], new_male=new_by_sex[1],
+                                            new_age_0_17=new_by_age[0], new_age_18_64=new_by_age[1],
+                                            new_age_65_79=new_by_age[2], new_age_80_plus=new_by_age[3],
+                                            new_with_disability=new_disabled,
+                                            new_without_disability=new_here - new_disabled, continuing=total - new_here,
                                             left_this_month=min(left, total), service_hours=total * 30))
                 ids[ReportServiceLine] += 1
             hte = min(staff, 4)
             for offset, category in enumerate(rng.sample(categories, 2)):
                 count = hte // 2 if offset == 0 else hte - hte // 2
+                hired = count if month_index == 0 else 0  # all women, all hired in the grant's first month
                 rows["hire"].append(dict(id=ids[ReportHireLine], version_id=version_id, category_id=category, total=count,
-                                         female=count, new_this_month=0, continuing=count,
+                                         female=count, new_this_month=hired, new_female=hired, continuing=count - hired,
                                          note="стрес" if category == categories[-1] else ""))
                 ids[ReportHireLine] += 1
         counts["grants"] += 1

@@ -187,3 +187,70 @@ def report_id(s, agreement, month: str) -> int | None:
 
     return s.scalar(sa.select(MonthlyReport.id).where(MonthlyReport.agreement_id == agreement.id,
                                                       MonthlyReport.month == date.fromisoformat(f"{month}-01")))
+
+
+# Grievance redress (issue 17): the world's own concern is acknowledged and put to provider A and municipality A.
+
+def grievance_form(w) -> dict[str, str]:
+    """What a person without an account types into the public form."""
+    return {"category": "staff_conduct", "municipality_id": str(w.orgs["municipality"].municipality_id),
+            "agreement_id": str(w.agreement["own"].id), "description": "Негувателката беше груба со мојата мајка.",
+            "identity": "anonymous", "website": ""}
+
+
+def fresh_grievance(app, w, session) -> None:
+    """A concern just received (not acknowledged yet)."""
+    from portal.grievances import services as grievances
+
+    with app.test_request_context():
+        w.fresh, _secret = grievances.submit(session, grievances.IntakeData(
+            category="access", municipality_id=w.orgs["municipality"].municipality_id, agreement_id=None, about="",
+            description="Одбиени сме без образложение.", anonymous=True), "198.51.100.7")
+        session.commit()
+
+
+def closed_grievance(app, w, session) -> None:
+    from portal.grievances import services as grievances
+
+    with app.test_request_context():
+        grievances.close(session, w.users["reviewer"], w.grievance["own"], "Распоредот е вратен.", False)
+        session.commit()
+
+
+# Grantee financial reports (issue 18): the world's grants have two budget lines each; provider A submitted its
+# first quarter and has a draft of its second.
+
+def finance_grant(app, w, session) -> None:
+    """A further grant of provider A with one approved budget line and no financial report yet."""
+    from decimal import Decimal
+
+    from portal.models import BudgetLine
+
+    with app.test_request_context():
+        w.fgrant = factories.signed_grant(session, w.users["admin"], w.orgs["provider"], w.orgs["municipality"])
+        session.add(BudgetLine(application_id=w.fgrant.application_id, position=0, category="staff", description="",
+                               quantity=Decimal("1"), unit_cost_eur=Decimal("5000.00"), months=1,
+                               amount_eur=Decimal("5000.00")))
+        session.commit()
+
+
+def returned_finance_report(app, w, session) -> None:
+    from portal.finance_reports import services as finance
+
+    with app.test_request_context():
+        finance.return_report(session, w.users["finance"], w.freport["own"], "Недостасува извод од банка.")
+        session.commit()
+
+
+# The service-user register (issue 16): the world has one episode in each grant's register (the same person).
+
+def register_form(w, s) -> dict[str, str]:
+    """A new person in provider A's register, as the add form is filled in (sex and year of birth from the number)."""
+    from portal.models import Municipality
+    from tests.test_register import make_number
+
+    start = w.agreement["own"].current.start_date
+    return {"personal_number": make_number(date(1947, 10, 1), 612), "decision_number": "08-200/4",
+            "decision_date": (start - timedelta(days=2)).isoformat(), "decision_centre": "ЦСР Куманово",
+            "service_type_id": str(w.agreement["own"].application.service_types[0].id), "start_date": start.isoformat(),
+            "disability": "yes", "municipality_id": str(s.scalar(sa.select(Municipality.id).order_by(Municipality.id)))}

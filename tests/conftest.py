@@ -94,17 +94,36 @@ def schema_app(prefix: str, pool_size: int, **overrides) -> Iterator:
         admin_engine.dispose()
 
 
+def _sqlite_copy(source: str, target: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    dst.close()
+    src.close()
+
+
 @pytest.fixture(scope="session")
 def base_app(database_url):
-    app = make_app(database_url)
-    with app.app_context():
-        command.upgrade(alembic_config(database_url), "head")
-        from portal.db import db
-        from portal.reference.services import load_reference_data
+    # `make mutation` sets TEST_SQLITE_TEMPLATE (a file of its own run): the first run migrates and keeps a copy,
+    # every later run (one per mutant) starts from that copy instead of migrating again.
+    template = os.environ.get("TEST_SQLITE_TEMPLATE", "") if database_url.startswith("sqlite:///") else ""
+    path = database_url.removeprefix("sqlite:///")
+    if template and os.path.exists(template):
+        _sqlite_copy(template, path)
+        app = make_app(database_url)
+    else:
+        app = make_app(database_url)
+        with app.app_context():
+            command.upgrade(alembic_config(database_url), "head")
+            from portal.db import db
+            from portal.reference.services import load_reference_data
 
-        load_reference_data(db)
-        db.commit()
-        db.close()
+            load_reference_data(db)
+            db.commit()
+            db.close()
+        if template:
+            _sqlite_copy(path, template)
     yield app
     app.extensions["db_engine"].dispose()
 
@@ -121,6 +140,9 @@ def app(base_app) -> Iterator:
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
     saved_config = dict(base_app.config)
+    # Answers kept per data version in the process: data versions repeat across tests (each is rolled back).
+    for kept in ("api_answer_cache", "indicator_xlsx_cache", "indicator_dashboard_cache"):
+        base_app.extensions.pop(kept, None)
     try:
         yield base_app
     finally:

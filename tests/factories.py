@@ -331,7 +331,8 @@ def signed_grant(session, admin, provider_org, municipality_org, *, start=None, 
 
 def report_data(session, agreement, *, served: int = 30, staff: int = 8, hires=None, **overrides):
     """Figures that pass every rule: `served` beneficiaries of the grant's first service type (split evenly
-    enough), `staff` staff (one man), and `hires` {category code: count} from hard-to-employ groups (all new)."""
+    enough, all of them new this month, so each new breakdown equals the served one), `staff` staff (one man), and
+    `hires` {category code: count} from hard-to-employ groups (all new, all women)."""
     from portal.models import HardToEmployCategory
     from portal.reports import services as reports
     from portal.reports.validation import HireFigures, ServiceFigures
@@ -345,12 +346,18 @@ def report_data(session, agreement, *, served: int = 30, staff: int = 8, hires=N
                                age_65_79=middle if i == 0 else 0, age_80_plus=served - young - adult - middle if i == 0 else 0,
                                with_disability=disabled if i == 0 else 0,
                                without_disability=served - disabled if i == 0 else 0,
-                               new_this_month=served if i == 0 else 0, continuing=0, left_this_month=0,
-                               service_hours=served * 20 if i == 0 else 0)
+                               new_this_month=served if i == 0 else 0,
+                               new_female=female if i == 0 else 0, new_male=served - female if i == 0 else 0,
+                               new_age_0_17=young if i == 0 else 0, new_age_18_64=adult if i == 0 else 0,
+                               new_age_65_79=middle if i == 0 else 0,
+                               new_age_80_plus=served - young - adult - middle if i == 0 else 0,
+                               new_with_disability=disabled if i == 0 else 0,
+                               new_without_disability=served - disabled if i == 0 else 0,
+                               continuing=0, left_this_month=0, service_hours=served * 20 if i == 0 else 0)
                 for i, t in enumerate(agreement.application.service_types)]
     categories = {c.code: c for c in session.scalars(sa.select(HardToEmployCategory))}
     hire_rows = [HireFigures(category_id=categories[code].id, label=categories[code].name_en, total=count, female=count,
-                             new_this_month=count, continuing=0) for code, count in (hires or {}).items()]
+                             new_this_month=count, new_female=count, continuing=0) for code, count in (hires or {}).items()]
     data = reports.ReportData(services=services, hires=hire_rows, staff_total=staff, staff_female=max(staff - 1, 0),
                               staff_male=min(staff, 1), certified_caregivers=max(staff - 2, 0))
     for key, value in overrides.items():

@@ -298,6 +298,35 @@ MATRIX: dict[tuple[str, str], Row] = {
                                         {"own": only({"provider"}, 422), "foreign": only(set(), 422)}),
     ("reports.upload_document", "POST"): Row("POST", lambda w, r, s, sc: f"/reports/{w.report[sc].id}/documents",
                                              {"own": only({"provider"}, 302), "foreign": only(set(), 302)}),
+    # Financial reports (issue 18): own = provider A's grant in municipality A; foreign = provider B's in municipality B.
+    ("finance_reports.index", "GET"): Row("GET", lambda w, r, s, sc: "/financial-reports",
+                                          {"any": only(MINISTRY | {"provider"}, 200)}),
+    ("finance_reports.grant", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/finance",
+                                          {"own": only(LOGGED_IN, 200),
+                                           "foreign": only(MINISTRY | {"monitor"}, 200)}),
+    ("finance_reports.grant_download", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/finance.xlsx",
+                                                   {"own": only(LOGGED_IN, 200),
+                                                    "foreign": only(MINISTRY | {"monitor"}, 200)}),
+    # Starting a period is idempotent (the existing draft is returned): the provider of the grant is redirected to it.
+    ("finance_reports.start", "POST"): Row("POST", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/finance/2/start",
+                                           {"own": only({"provider"}, 302), "foreign": only(set(), 302)}),
+    ("finance_reports.edit", "GET"): Row("GET", lambda w, r, s, sc: f"/financial-reports/{w.fdraft[sc].id}/edit",
+                                         {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    # An empty form carries no edit version: refused as a conflict (409), nothing is written.
+    ("finance_reports.edit", "POST"): Row("POST", lambda w, r, s, sc: f"/financial-reports/{w.fdraft[sc].id}/edit",
+                                          {"own": only({"provider"}, 409), "foreign": only(set(), 409)}),
+    ("finance_reports.detail", "GET"): Row("GET", lambda w, r, s, sc: f"/financial-reports/{w.freport[sc].id}",
+                                           {"own": only(MINISTRY | {"provider"}, 200), "foreign": only(MINISTRY, 200)}),
+    # An empty review (neither accept nor return) is refused with the form (422).
+    ("finance_reports.review", "POST"): Row("POST", lambda w, r, s, sc: f"/financial-reports/{w.freport[sc].id}/review",
+                                            {"own": only({"admin", "finance"}, 422),
+                                             "foreign": only({"admin", "finance"}, 422)}),
+    # A submitted report is not returned: revising it is not possible now (409).
+    ("finance_reports.revise", "POST"): Row("POST", lambda w, r, s, sc: f"/financial-reports/{w.freport[sc].id}/revise",
+                                            {"own": only({"provider"}, 409), "foreign": only(set(), 409)}),
+    ("finance_reports.upload_document", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/financial-reports/{w.fdraft[sc].id}/documents",
+        {"own": only({"provider"}, 302), "foreign": only(set(), 302)}),
     ("reports.completeness_page", "GET"): Row("GET", lambda w, r, s, sc: "/reports/completeness",
                                               {"any": only(MINISTRY | {"monitor", "municipality"}, 200)}),
     ("reports.completeness_download", "GET"): Row("GET", lambda w, r, s, sc: "/reports/completeness.xlsx",
@@ -316,6 +345,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("indicators.edit", "GET"): Row("GET", lambda w, r, s, sc: f"/admin/indicators/{w.indicator}", {"any": only({"admin"}, 200)}),
     ("indicators.edit", "POST"): Row("POST", lambda w, r, s, sc: f"/admin/indicators/{w.indicator}",
                                      {"any": only({"admin"}, 422)}),
+    # The ISR: read and downloaded by the ministry and the monitors; comments written by administrators and reviewers.
+    ("indicators.isr_view", "GET"): Row("GET", lambda w, r, s, sc: "/indicators/isr?period=2025-H2",
+                                        {"any": only(MINISTRY | {"monitor"}, 200)}),
+    ("indicators.isr_download", "GET"): Row("GET", lambda w, r, s, sc: "/indicators/isr.csv?period=2025-H2",
+                                            {"any": only(MINISTRY | {"monitor"}, 200)}),
+    ("indicators.isr_comment", "GET"): Row("GET", lambda w, r, s, sc: f"/indicators/isr/2025-H2/{w.indicator}",
+                                           {"any": only(MINISTRY | {"monitor"}, 200)}),
+    ("indicators.isr_comment", "POST"): Row("POST", lambda w, r, s, sc: f"/indicators/isr/2025-H2/{w.indicator}",
+                                            {"any": only({"admin", "reviewer"}, 422)}),
     ("indicators.api_tokens", "GET"): Row("GET", lambda w, r, s, sc: "/account/api-tokens",
                                           {"any": only(MINISTRY | {"monitor"}, 200)}),
     ("indicators.api_tokens", "POST"): Row("POST", lambda w, r, s, sc: "/account/api-tokens",
@@ -334,6 +372,82 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                                                             anonymous=401)}),
     ("api.openapi", "GET"): Row("GET", lambda w, r, s, sc: "/api/v1/openapi.json", {"any": expect(200, anonymous=200)}),
     ("api.iati", "GET"): Row("GET", lambda w, r, s, sc: "/api/v1/iati-activity.xml", {"any": expect(200, anonymous=200)}),
+    # Grievance redress (issue 17). Public: the form and the complainant's secret link (own = the right secret,
+    # foreign = a wrong one). Cases: own = an acknowledged concern about provider A's grant in municipality A that
+    # the ministry has put to them; foreign = a sensitive concern nobody is named on yet (administrators only).
+    ("grievances.public_new", "GET"): Row("GET", lambda w, r, s, sc: "/concerns/new", {"any": expect(200, anonymous=200)}),
+    # An empty concern is refused with its errors (422), signed in or not.
+    ("grievances.public_new", "POST"): Row("POST", lambda w, r, s, sc: "/concerns/new", {"any": expect(422, anonymous=422)}),
+    ("grievances.follow", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/concerns/follow/{w.grievance_secret if sc == 'own' else 'not-the-secret'}",
+        {"own": expect(200, anonymous=200), "foreign": expect(404, anonymous=404)}),
+    ("grievances.follow", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/concerns/follow/{w.grievance_secret if sc == 'own' else 'not-the-secret'}",
+        {"own": expect(422, anonymous=422), "foreign": expect(404, anonymous=404)}),
+    ("grievances.index", "GET"): Row("GET", lambda w, r, s, sc: "/grievances",
+                                     {"any": only({"admin", "reviewer", "municipality", "provider"}, 200)}),
+    ("grievances.detail", "GET"): Row("GET", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}",
+                                      {"own": only({"admin", "reviewer", "municipality", "provider"}, 200),
+                                       "foreign": only({"admin"}, 200)}),
+    # Already acknowledged (409).
+    ("grievances.acknowledge", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/acknowledge",
+                                            {"own": only({"admin", "reviewer"}, 409), "foreign": only({"admin"}, 409)}),
+    # No handler chosen (422).
+    ("grievances.assign", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/assign",
+                                       {"own": only({"admin"}, 422), "foreign": only({"admin"}, 422)}),
+    # Empty messages are refused (422).
+    ("grievances.note", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/note",
+                                     {"own": only({"admin", "reviewer"}, 422), "foreign": only({"admin"}, 422)}),
+    ("grievances.reply", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/reply",
+                                      {"own": only({"admin", "reviewer"}, 422), "foreign": only({"admin"}, 422)}),
+    # A sensitive case is never put to the provider and municipality (409).
+    ("grievances.ask", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/ask",
+                                    {"own": only({"admin", "reviewer"}, 422), "foreign": only({"admin"}, 409)}),
+    ("grievances.answer", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/answer",
+                                       {"own": only({"municipality", "provider"}, 422), "foreign": only(set(), 422)}),
+    ("grievances.escalate", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/escalate",
+                                         {"own": only({"admin", "reviewer"}, 422), "foreign": only({"admin"}, 422)}),
+    # A reason is required (422); the foreign case is sensitive already (409).
+    ("grievances.sensitive", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/sensitive",
+                                          {"own": only({"admin", "reviewer"}, 422), "foreign": only({"admin"}, 409)}),
+    ("grievances.close", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/close",
+                                      {"own": only({"admin", "reviewer"}, 422), "foreign": only({"admin"}, 422)}),
+    # Neither case is closed (409).
+    ("grievances.reopen", "POST"): Row("POST", lambda w, r, s, sc: f"/grievances/{w.grievance[sc].id}/reopen",
+                                       {"own": only({"admin", "reviewer"}, 409), "foreign": only({"admin"}, 409)}),
+    ("grievances.figures_page", "GET"): Row("GET", lambda w, r, s, sc: "/grievances/figures", {"any": only(MINISTRY, 200)}),
+    ("grievances.figures_download", "GET"): Row("GET", lambda w, r, s, sc: "/grievances/figures.csv",
+                                                {"any": only(MINISTRY, 200)}),
+    ("grievances.settings", "GET"): Row("GET", lambda w, r, s, sc: "/admin/grievances/settings", {"any": only({"admin"}, 200)}),
+    ("grievances.settings", "POST"): Row("POST", lambda w, r, s, sc: "/admin/grievances/settings",
+                                         {"any": only({"admin"}, 422)}),
+    # The service-user register (issue 16): own = provider A's grant and its episode; foreign = provider B's. Empty
+    # forms pass the permission check and are refused by the service (422); nobody but the provider changes entries.
+    ("register.index", "GET"): Row("GET", lambda w, r, s, sc: "/registers",
+                                   {"any": only({"admin", "reviewer", "provider", "municipality"}, 200)}),
+    ("register.grant", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/register",
+                                   {"own": only({"admin", "reviewer", "provider"}, 200),
+                                    "foreign": only({"admin", "reviewer"}, 200)}),
+    ("register.export", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/register.csv",
+                                    {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    ("register.new", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/register/new",
+                                 {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    ("register.new", "POST"): Row("POST", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/register/new",
+                                  {"own": only({"provider"}, 422), "foreign": only(set(), 422)}),
+    ("register.episode", "GET"): Row("GET", lambda w, r, s, sc: f"/registers/episodes/{w.episode[sc].id}",
+                                     {"own": only({"admin", "reviewer", "provider"}, 200),
+                                      "foreign": only({"admin", "reviewer"}, 200)}),
+    ("register.end", "POST"): Row("POST", lambda w, r, s, sc: f"/registers/episodes/{w.episode[sc].id}/end",
+                                  {"own": only({"provider"}, 422), "foreign": only(set(), 422)}),
+    ("register.correct", "GET"): Row("GET", lambda w, r, s, sc: f"/registers/episodes/{w.episode[sc].id}/correct",
+                                     {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    ("register.correct", "POST"): Row("POST", lambda w, r, s, sc: f"/registers/episodes/{w.episode[sc].id}/correct",
+                                      {"own": only({"provider"}, 422), "foreign": only(set(), 422)}),
+    ("register.duplicates_page", "GET"): Row("GET", lambda w, r, s, sc: "/registers/duplicates",
+                                             {"any": only({"admin", "reviewer"}, 200)}),
+    ("register.resolve", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/registers/duplicates/{w.episode['own'].id}/{w.episode['foreign'].id}/resolve",
+        {"any": only({"admin", "reviewer"}, 422)}),
     # Administration.
     ("admin.users", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users", {"any": only({"admin"}, 200)}),
     ("admin.invite_user", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users/invite", {"any": only({"admin"}, 200)}),
@@ -423,9 +537,77 @@ def world_docs(app, world, session, tmp_path):
         world.eoi = {"own": factories.filled_eoi(session, world.users["municipality"], world.call),
                      "foreign": factories.filled_eoi(session, world.users["municipality_b"], world.call, submit=False)}
         _grant_world(world, session)
+        _grievance_world(world, session)
+        _register_world(world, session)
+        _finance_world(world, session)
         session.commit()
     yield world
     app.extensions["storage"] = None
+
+
+def _finance_world(world, session) -> None:
+    """Financial reports (issue 18): each grant has two approved budget lines; each provider submitted the
+    report of its first quarter and has a draft of its second."""
+    from decimal import Decimal
+
+    from portal.finance_reports import services as finance
+    from portal.models import BudgetLine
+
+    world.freport, world.fdraft = {}, {}
+    for scope, provider in (("own", "provider"), ("foreign", "provider_b")):
+        agreement = world.agreement[scope]
+        for position, (category, amount) in enumerate((("staff", "9000.00"), ("operating", "3000.00"))):
+            session.add(BudgetLine(application_id=agreement.application_id, position=position, category=category,
+                                   description="", quantity=Decimal("1"), unit_cost_eur=Decimal(amount), months=1,
+                                   amount_eur=Decimal(amount)))
+        session.flush()
+        session.expire(agreement.application, ["budget_lines"])
+        user = world.users[provider]
+        report = finance.start(session, user, agreement, 1)
+        lines = finance.budget_lines(agreement)
+        finance.save(session, user, report, finance.FigureData(spent={lines[0].id: "2000.00", lines[1].id: "450.50"},
+                                                               cofinancing_municipality="500.00"), report.newest.edit_version)
+        finance.submit(session, user, report)
+        world.freport[scope] = report
+        world.fdraft[scope] = finance.start(session, user, agreement, 2)
+
+
+def _register_world(world, session) -> None:
+    """One episode in each grant's register, of the same person and service from the grants' start: a duplicate
+    pair for the ministry."""
+    from datetime import timedelta
+
+    from portal.models import Municipality
+    from portal.register import services as register
+    from tests.test_register import make_number
+
+    number = make_number(factories.months_ago(3).replace(year=1950), 123)
+    world.episode = {}
+    for scope, provider in (("own", "provider"), ("foreign", "provider_b")):
+        agreement = world.agreement[scope]
+        start = agreement.current.start_date
+        world.episode[scope] = register.add_episode(session, world.users[provider], agreement, number, register.EpisodeData(
+            decision_number="08-100/1", decision_date=start - timedelta(days=5), decision_centre="ЦСР Куманово",
+            service_type_id=agreement.application.service_types[0].id, start_date=start, disability="no",
+            municipality_id=session.scalar(sa.select(Municipality.id).order_by(Municipality.id))))
+
+
+def _grievance_world(world, session) -> None:
+    """Own: a concern about provider A's grant, acknowledged and put to the provider and municipality; foreign: a
+    sensitive one nobody is named on yet."""
+    from portal.grievances import services as grievances
+
+    municipality = world.orgs["municipality"].municipality_id
+    world.grievance = {}
+    for scope, category in (("own", "service_quality"), ("foreign", "safeguarding")):
+        case, secret = grievances.submit(session, grievances.IntakeData(
+            category=category, municipality_id=municipality, agreement_id=world.agreement["own"].id, about="",
+            description="Услугата не се дава според договорот.", anonymous=True), f"192.0.2.{len(world.grievance) + 1}")
+        grievances.acknowledge(session, world.users["admin"], case)
+        world.grievance[scope] = case
+        if scope == "own":
+            world.grievance_secret = secret
+            grievances.ask_party(session, world.users["admin"], case, "Објаснете што се случило.")
 
 
 def _grant_world(world, session) -> None:

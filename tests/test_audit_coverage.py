@@ -28,13 +28,19 @@ from tests.audit_drivers import (
     assignment_of,
     bulk_file,
     checklist_answers,
+    closed_grievance,
     enrolled,
+    finance_grant,
+    fresh_grievance,
+    grievance_form,
     local_minute,
     newest_review,
     password_step,
     pending_enrolment,
     provider_c,
+    register_form,
     report_id,
+    returned_finance_report,
     scorable,
     scored_and_closed,
     scores_in,
@@ -287,6 +293,9 @@ AUDITED: dict[tuple[str, str], Case] = {
     ("indicators.edit", "POST"): Case(
         "admin", lambda w, s: f"/admin/indicators/{w.indicator}", "indicator.updated", lambda w, s: ("indicator", w.indicator),
         data=lambda w, s: {"name_en": "Beneficiaries served (amended)"}, form=True),
+    ("indicators.isr_comment", "POST"): Case(
+        "reviewer", lambda w, s: f"/indicators/isr/2025-H2/{w.indicator}", "isr_comment.added", _new("isr_comment"),
+        data=lambda w, s: {"body": "Напредокот е според планот."}, form=True),
     ("reports.settings", "POST"): Case("admin", lambda w, s: "/admin/reports/settings", "programme.report_settings",
                                        _new("programme"), data=lambda w, s: {"due_day": "12"}, form=True),
     ("calls_admin.programme", "POST"): Case("admin", lambda w, s: "/admin/programme", "programme.updated", _new("programme"),
@@ -419,6 +428,83 @@ AUDITED: dict[tuple[str, str], Case] = {
         "provider_b", lambda w, s: "/account/two-factor/recovery-codes", "mfa.recovery_codes_replaced",
         lambda w, s: ("user_account", w.users["provider_b"].id), data=lambda w, s: {"code": totp(w)},
         setup=enrolled("provider_b"), before=second_factor_passed),
+    # Grievance redress (issue 17): the public form and the secret link without an account, then every step.
+    ("grievances.public_new", "POST"): Case(
+        "anonymous", lambda w, s: "/concerns/new", "grievance.submitted", _new("grievance"),
+        data=lambda w, s: grievance_form(w)),
+    ("grievances.follow", "POST"): Case(
+        "anonymous", lambda w, s: f"/concerns/follow/{w.grievance_secret}", "grievance.complainant_wrote",
+        lambda w, s: ("grievance", w.grievance["own"].id), data=lambda w, s: {"body": "Сè уште чекам одговор."}),
+    ("grievances.acknowledge", "POST"): Case(
+        "reviewer", lambda w, s: f"/grievances/{w.fresh.id}/acknowledge", "grievance.acknowledged",
+        lambda w, s: ("grievance", w.fresh.id), data=lambda w, s: {"ack-body": "Го примивме."}, setup=fresh_grievance),
+    ("grievances.assign", "POST"): Case(
+        "admin", lambda w, s: f"/grievances/{w.grievance['own'].id}/assign", "grievance.assigned",
+        lambda w, s: ("grievance", w.grievance["own"].id), data=lambda w, s: {"handler_id": str(w.users["reviewer"].id)}),
+    ("grievances.note", "POST"): Case(
+        "reviewer", lambda w, s: f"/grievances/{w.grievance['own'].id}/note", "grievance.note_added",
+        lambda w, s: ("grievance", w.grievance["own"].id), data=lambda w, s: {"note-body": "Да се посети корисникот."}),
+    ("grievances.reply", "POST"): Case(
+        "reviewer", lambda w, s: f"/grievances/{w.grievance['own'].id}/reply", "grievance.replied",
+        lambda w, s: ("grievance", w.grievance["own"].id), data=lambda w, s: {"reply-body": "Го проверуваме."}),
+    ("grievances.ask", "POST"): Case(
+        "reviewer", lambda w, s: f"/grievances/{w.grievance['own'].id}/ask", "grievance.party_asked",
+        lambda w, s: ("grievance", w.grievance["own"].id), data=lambda w, s: {"ask-body": "Доставете го распоредот."}),
+    ("grievances.answer", "POST"): Case(
+        "provider", lambda w, s: f"/grievances/{w.grievance['own'].id}/answer", "grievance.party_answered",
+        lambda w, s: ("grievance", w.grievance["own"].id), data=lambda w, s: {"answer-body": "Распоредот е во прилог."}),
+    ("grievances.escalate", "POST"): Case(
+        "reviewer", lambda w, s: f"/grievances/{w.grievance['own'].id}/escalate", "grievance.escalated",
+        lambda w, s: ("grievance", w.grievance["own"].id), data=lambda w, s: {"escalate-reason": "Потребна е инспекција."}),
+    ("grievances.sensitive", "POST"): Case(
+        "reviewer", lambda w, s: f"/grievances/{w.grievance['own'].id}/sensitive", "grievance.marked_sensitive",
+        lambda w, s: ("grievance", w.grievance["own"].id),
+        data=lambda w, s: {"sensitive-reason": "Подносителот спомна физичко насилство."}),
+    ("grievances.close", "POST"): Case(
+        "reviewer", lambda w, s: f"/grievances/{w.grievance['own'].id}/close", "grievance.closed",
+        lambda w, s: ("grievance", w.grievance["own"].id),
+        data=lambda w, s: {"close-outcome": "Распоредот е вратен.", "close-accepted": "yes"}),
+    ("grievances.reopen", "POST"): Case(
+        "reviewer", lambda w, s: f"/grievances/{w.grievance['own'].id}/reopen", "grievance.reopened",
+        lambda w, s: ("grievance", w.grievance["own"].id), data=lambda w, s: {"reopen-reason": "Лицето не е задоволно."},
+        setup=closed_grievance),
+    # Grantee financial reports (issue 18).
+    ("finance_reports.start", "POST"): Case(
+        "provider", lambda w, s: f"/grants/{w.fgrant.id}/finance/1/start", "financial_report.created",
+        _new("financial_report"), setup=finance_grant),
+    ("finance_reports.edit", "POST"): Case(
+        "provider", lambda w, s: f"/financial-reports/{w.fdraft['own'].id}/edit", "financial_report.saved",
+        lambda w, s: ("financial_report", w.fdraft["own"].id), data=lambda w, s: {"narrative": "Измена за ревизија."},
+        form=True, button="save"),
+    ("finance_reports.review", "POST"): Case(
+        "finance", lambda w, s: f"/financial-reports/{w.freport['own'].id}/review", "financial_report.accepted",
+        lambda w, s: ("financial_report", w.freport["own"].id), data=lambda w, s: {"accept": "1"}),
+    ("finance_reports.revise", "POST"): Case(
+        "provider", lambda w, s: f"/financial-reports/{w.freport['own'].id}/revise", "financial_report.revision_started",
+        lambda w, s: ("financial_report", w.freport["own"].id), setup=returned_finance_report),
+    ("finance_reports.upload_document", "POST"): _upload(
+        "provider", lambda w, s: f"/financial-reports/{w.fdraft['own'].id}/documents", "financial_report", None, "invoice"),
+    ("grievances.settings", "POST"): Case(
+        "admin", lambda w, s: "/admin/grievances/settings", "grievance.settings_changed", _new("grievance_settings"),
+        data=lambda w, s: {"acknowledge_days": "5"}, form=True),
+    # The service-user register (issue 16).
+    ("register.new", "POST"): Case(
+        "provider", lambda w, s: f"/grants/{w.agreement['own'].id}/register/new", "register.episode_added",
+        _new("register_episode"), data=register_form),
+    ("register.end", "POST"): Case(
+        "provider", lambda w, s: f"/registers/episodes/{w.episode['own'].id}/end", "register.episode_ended",
+        lambda w, s: ("register_episode", w.episode["own"].id),
+        data=lambda w, s: {"end_date": clock.utc_to_skopje(clock.now()).date().isoformat(), "leaving_reason": "moved",
+                           "version": "1"}),
+    ("register.correct", "POST"): Case(
+        "provider", lambda w, s: f"/registers/episodes/{w.episode['own'].id}/correct", "register.episode_corrected",
+        lambda w, s: ("register_episode", w.episode["own"].id),
+        data=lambda w, s: {"decision_number": "08-100/2", "note": "Бројот на решението беше погрешно препишан."},
+        form=True),
+    ("register.resolve", "POST"): Case(
+        "reviewer", lambda w, s: f"/registers/duplicates/{w.episode['own'].id}/{w.episode['foreign'].id}/resolve",
+        "register.duplicate_resolved", _new("register_duplicate_resolution"),
+        data=lambda w, s: {"outcome": "legitimate", "reason": "Лицето се пресели; двата месеци се платени еднаш."}),
 }
 
 #: State-changing routes whose happy path is not driven here yet, with the action their service writes

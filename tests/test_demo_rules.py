@@ -49,3 +49,25 @@ def test_the_demo_data_obeys_every_data_entry_rule(app, session):
         current = reports.first_of(reports.today_in_skopje())
         assert not session.scalar(sa.select(sa.func.count(MonthlyReport.id)).where(
             MonthlyReport.month >= current, MonthlyReport.first_submitted_at.is_not(None)))
+
+
+def test_the_stress_data_obeys_the_report_rules(app, session):
+    """`flask seed-stress` writes its reports with bulk inserts, not through the services: every version it leaves
+    must still pass the blocking rules of a report (the sums, the new beneficiaries and newly hired women of issue 15);
+    only warnings and the explanation they ask for are left aside."""
+    from portal.stress import seed_stress
+
+    with app.test_request_context():
+        counts = seed_stress(session, grants=4, months=6, providers=2, echo=lambda _line: None)
+        assert counts["reports"] >= 20
+        checked = 0
+        for report in session.scalars(sa.select(MonthlyReport)):
+            version = report.newest
+            context = reports.context_for(report.agreement, report.month)
+            errors = [i for i in validation.check(reports.data_of(session, version), context).errors
+                      if i.path != ("explanation",)]
+            assert errors == [], (report.month, [i.message for i in errors])
+            assert sum(line.new_this_month for line in version.services) == sum(
+                line.new_female + line.new_male for line in version.services)
+            checked += 1
+        assert checked == counts["reports"]

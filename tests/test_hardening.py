@@ -16,7 +16,7 @@ from tests.conftest import is_postgres
 
 
 def test_the_production_session_cookie_is_host_only_and_secure(database_url):
-    app = create_app(ProductionConfig(SECRET_KEY="k" * 48, DATABASE_URL=database_url))
+    app = create_app(ProductionConfig(SECRET_KEY="k" * 48, REGISTER_HMAC_KEY="r" * 48, DATABASE_URL=database_url))
     try:
         response = app.test_client().get("/login", base_url="https://portal.example")
         cookie = next(c for c in response.headers.getlist("Set-Cookie") if "session" in c)

@@ -49,12 +49,15 @@ def test_the_csv_is_utf8_with_a_bom_numbers_stay_numbers_and_no_cell_starts_a_fo
     assert response.data.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     header, body = rows[0], rows[1:]
-    assert header[0] == "indicator" and header[-1] == "value"
-    assert any(r[0] == "BEN" and r[4] == "2025-Q1" and r[7] == "total" and r[-1] == "50" for r in body)
+    assert header[0] == "indicator" and header[10] == "value"
+    assert header[11:] == ["as_of_month", "grants_current", "grants_carried", "grants_missing"]
+    # the stock of 2025-Q1 read at March: both grants carried (G1 from February, G2 from January)
+    assert any(r[0] == "BEN" and r[4] == "2025-Q1" and r[7] == "total" and r[10:] == ["50", "2025-03", "0", "2", "0"]
+               for r in body)
     for row in body:
         for cell in row[:-1]:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
-        float(row[-1])  # the value is a plain number
+        float(row[10])  # the value is a plain number
     assert any(cell.startswith("'=") for row in body for cell in row)  # the payloads are there, neutralised
     assert "Билјана" not in response.get_data(as_text=True)  # no person's name
 
@@ -71,7 +74,8 @@ def test_the_xlsx_has_the_isr_sheet_the_disaggregations_finance_and_definitions(
     assert isr[0][:12] == ("Code", "Indicator", "Unit", "Level", "Baseline", "Baseline date", "Previous value",
                            "Previous value date", "Current value", "Current value date", "End target", "End target date")
     ben = next(r for r in isr if r[0] == "BEN")
-    assert isinstance(ben[4], (int, float)) and ben[10] == 2500
+    assert isinstance(ben[4], (int, float)) and ben[10] is None  # a stock: the targets count people since the start
+    assert next(r for r in isr if r[0] == "BEN_CUM")[10] == 2500
     totals = list(workbook["Total"].iter_rows(values_only=True))
     assert ("BEN", "2025-Q1", 50) in {(r[0], r[3], r[6]) for r in totals}
     for sheet in workbook.worksheets:

@@ -18,7 +18,7 @@ from portal.reports import services as reports
 from tests import factories
 from tests.conftest import count_queries, login
 
-JAN, FEB, MAR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
+JAN, FEB, MAR, DEC = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), date(2025, 12, 1)
 
 
 def build(app, session, world, monkeypatch) -> dict:
@@ -76,16 +76,24 @@ def data(app, session, world, monkeypatch):
 def test_beneficiaries_come_from_the_latest_accepted_month_of_each_grant(data):
     v = values(data["obs"], dimension="total")
     assert v[("BEN", "2025-01", "total", "")] == 40  # 30 + 10
-    assert v[("BEN", "2025-02", "total", "")] == 40  # grant 2's February was returned: not counted
-    assert ("BEN", "2025-03", "total", "") not in v  # submitted, not accepted
-    assert ("BEN", "2025-04", "total", "") not in v  # a draft
-    assert v[("BEN", "2025-Q1", "total", "")] == 50  # G1 February (40) + G2 January (10)
-    assert v[("BEN", "2025", "total", "")] == 50
+    # grant 2's February was returned: its January (10) is carried, and the observation says so
+    assert v[("BEN", "2025-02", "total", "")] == 50
+    february = next(o for o in data["obs"] if (o.indicator, o.period, o.dimension) == ("BEN", "2025-02", "total"))
+    assert (february.grants_current, february.grants_carried, february.grants_missing) == (1, 1, 0)
+    # March: G1 submitted (not accepted) → its February (40) carried; G2 → its January (10) carried
+    assert v[("BEN", "2025-03", "total", "")] == 50
+    assert v[("BEN", "2025-Q1", "total", "")] == 50  # the stock at March, the quarter's last month
+    # May onwards nothing accepted within three months: both grants missing, the stock is 0 and says why
+    assert v[("BEN", "2025", "total", "")] == 0
+    year = next(o for o in data["obs"] if (o.indicator, o.period, o.dimension) == ("BEN", "2025", "total"))
+    assert (year.grants_current, year.grants_carried, year.grants_missing, year.as_of_month) == (0, 0, 2, DEC)
     assert v[("BEN_FEMALE", "2025-Q1", "total", "")] == Decimal("50.0")  # (20 + 5) / 50
     assert v[("BEN_NEW", "2025-Q1", "total", "")] == 80  # every accepted month's new: 30 + 40 + 10
+    assert v[("BEN_CUM", "2025", "total", "")] == 80  # since the start
     assert v[("HTE", "2025-Q1", "total", "")] == 3
     assert v[("HTE", "2025-01", "total", "")] == 0
-    assert v[("MUN", "2025-Q1", "total", "")] == 2 and v[("MUN", "2025-02", "total", "")] == 1
+    assert v[("MUN", "2025-Q1", "total", "")] == 2 and v[("MUN", "2025-02", "total", "")] == 2
+    assert v[("MUN", "2025-04", "total", "")] == 1  # G2's January is beyond the window in April
     assert v[("GRANTS", "2025-Q1", "total", "")] == 2
     assert ("GRANTS", "2024-Q4", "total", "") not in v  # signed, but the grants run from January
 
@@ -174,15 +182,19 @@ def test_administrators_correct_the_catalogue(app, client, session, world, monke
     assert client.post(f"/admin/indicators/{indicator.id}", data={**form, "disaggregations": ["hte_category"]}).status_code == 422
     assert client.post(f"/admin/indicators/{indicator.id}", data={**form, "targets": "двеилјади"}).status_code == 422
     assert client.post(f"/admin/indicators/{indicator.id}", data={**form, "end_target_date": ""}).status_code == 422
-    assert client.post(f"/admin/indicators/{indicator.id}", data=form).status_code == 302
+    for carry in ("0", "13", "два", "-1"):
+        refused = client.post(f"/admin/indicators/{indicator.id}", data={**form, "carry_months": carry})
+        assert refused.status_code == 422 and "carry_months" in refused.get_data(as_text=True), carry
+    assert client.get(f"/admin/indicators/{indicator.id}").status_code == 200
+    assert client.post(f"/admin/indicators/{indicator.id}", data={**form, "carry_months": "2"}).status_code == 302
     session.expire_all()
     indicator = session.get(Indicator, indicator.id)
     assert (indicator.name_en, indicator.targets, indicator.end_target) == ("Beneficiaries (number)",
                                                                              {"2026": "2100", "2027": "2500"}, Decimal("3000.00"))
-    assert indicator.disaggregations == ["region", "sex"]
+    assert indicator.disaggregations == ["region", "sex"] and indicator.carry_months == 2
     assert session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "indicator.updated"))
     with app.test_request_context():  # the dimensions left out are neither shown nor downloaded
-        shown = {o.dimension for o in compute(session, Filters(period_types=("year",), codes=("BEN",)))}
+        shown = {o.dimension for o in compute(session, Filters(period_types=("quarter",), codes=("BEN",)))}
     assert shown == {"total", "region", "sex"}
     stale = client.post(f"/admin/indicators/{indicator.id}", data={**form, "version_id": "1"})
     assert stale.status_code == 409
@@ -200,11 +212,12 @@ def test_the_snapshot_holds_what_compute_says_and_follows_the_data(app, session,
         live = compute(session, Filters(period_types=PERIOD_TYPES))
         stored, snap = snapshot.read(session, Filters(period_types=PERIOD_TYPES))
         assert [key(o) for o in stored] == [key(o) for o in live] and not snap.stale
-        assert ("BEN", "month", "2025-03", "total", "", 99) not in {key(o) for o in stored}
+        assert ("BEN", "month", "2025-03", "total", "", 109) not in {key(o) for o in stored}
         march = session.scalar(sa.select(MonthlyReport).where(MonthlyReport.month == MAR))
         reports.accept(session, world.users["reviewer"], march)  # the submitted March report is accepted
         session.commit()
         again, snap = snapshot.read(session, Filters(period_types=("month",), codes=("BEN",)), dimensions=("total",))
-        assert ("BEN", "month", "2025-03", "total", "", 99) in {key(o) for o in again}
+        # G1's accepted March (99) and G2's January carried (10)
+        assert ("BEN", "month", "2025-03", "total", "", 109) in {key(o) for o in again}
     result = app.test_cli_runner().invoke(args=["refresh-indicators", "--force"])
     assert result.exit_code == 0 and "observations" in result.output

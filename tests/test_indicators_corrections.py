@@ -76,7 +76,9 @@ def history(app, session, world, monkeypatch):
         session.commit()
         observations = compute(session, Filters(period_types=("month", "quarter"), start=JAN, end=JUN), now=NOW)
     return {"reports": {"jan": jan, "feb": feb, "mar": mar, "apr": apr, "may": may, "jun": jun},
-            "values": {(o.indicator, o.period): o.value for o in observations if o.dimension == "total"}}
+            "values": {(o.indicator, o.period): o.value for o in observations if o.dimension == "total"},
+            "carried": {(o.indicator, o.period): (o.grants_current, o.grants_carried, o.grants_missing)
+                        for o in observations if o.dimension == "total"}}
 
 
 def test_the_states_are_the_ones_described(history):
@@ -100,7 +102,9 @@ def test_each_month_counts_its_accepted_version_only(history):
     assert v[("BEN", "2025-02")] == 30  # not the 10 submitted for review
     assert v[("BEN", "2025-03")] == 30  # not the 10 returned
     assert v[("BEN", "2025-04")] == 26  # not 20 + 25 + 26 = 71, nor the first 20
-    assert ("BEN", "2025-05") not in v  # returned, never accepted
+    assert v[("BEN", "2025-05")] == 26  # returned, never accepted: April's figure carried, and marked so
+    may = history["carried"][("BEN", "2025-05")]
+    assert may == (0, 1, 0)  # no grant current, one carried, none missing
     assert v[("BEN", "2025-06")] == 35  # the accepted revision, not the returned 60 (nor 95)
 
 

@@ -16,8 +16,9 @@ from tests import factories, files
 from tests.conftest import login
 
 GOOD_BENEFICIARIES = dict(total=10, female=5, male=5, age_0_17=0, age_18_64=2, age_65_79=4, age_80_plus=4,
-                          with_disability=3, without_disability=7, new_this_month=10, continuing=0, left_this_month=0,
-                          service_hours=200)
+                          with_disability=3, without_disability=7, new_this_month=10, new_female=5, new_male=5,
+                          new_age_0_17=0, new_age_18_64=2, new_age_65_79=4, new_age_80_plus=4, new_with_disability=3,
+                          new_without_disability=7, continuing=0, left_this_month=0, service_hours=200)
 GOOD_STAFF = dict(staff_total=5, staff_female=4, staff_male=1, certified_caregivers=3)
 
 
@@ -70,7 +71,8 @@ def filled(content: bytes, *, rows=None, mutate=None, current: bool = False) -> 
                 continue
             if name == "hard_to_employ":
                 if row[2].value == "roma":
-                    for key, value in (("total", 2), ("female", 2), ("new_this_month", 2), ("continuing", 0)):
+                    for key, value in (("total", 2), ("female", 2), ("new_this_month", 2), ("new_female", 2),
+                                       ("continuing", 0)):
                         sheet.cell(row=row[0].row, column=cols[key], value=value)
                 continue
             for key, value in values.items():
@@ -162,6 +164,9 @@ def _cell(workbook, sheet, row, key, value):
     (lambda wb: _cell(wb, "staff", 2, "staff_total", 2.5), "staff", 2, "staff_total", "2.5"),
     (lambda wb: _cell(wb, "staff", 3, "staff_total", "=B3*2"), "staff", 3, "staff_total", "ormula"),
     (lambda wb: _cell(wb, "beneficiaries", 2, "female", 9), "beneficiaries", 2, "female", "10"),  # 9 + 5 ≠ 10
+    (lambda wb: _cell(wb, "beneficiaries", 2, "new_female", 4), "beneficiaries", 2, "new_female", "10"),  # 4 + 5 new
+    (lambda wb: [_cell(wb, "beneficiaries", 2, "new_age_0_17", 1), _cell(wb, "beneficiaries", 2, "new_age_80_plus", 3)],
+     "beneficiaries", 2, "new_age_0_17", "0"),  # 1 new aged 0–17 of 0 served
     (lambda wb: _cell(wb, "staff", 4, "agreement", "GA-B1"), "staff", 4, "agreement", "GA-B1"),
     (lambda wb: _cell(wb, "staff", 2, "month", "октомври"), "staff", 2, "month", "YYYY-MM"),
     (lambda wb: _cell(wb, "hard_to_employ", 2, "category", "astronauts"), "hard_to_employ", 2, "category", "astronauts"),
@@ -250,3 +255,64 @@ def test_the_upload_page_lists_the_problems(app, client, session, two_grants):
                            content_type="multipart/form-data")
     assert response.status_code == 200 and "GA-A2" in response.get_data(as_text=True)
     assert report_count(session) == 4
+
+
+def test_the_template_carries_the_new_beneficiaries_and_newly_hired_women_and_reads_them_back(app, session, two_grants):
+    """Issue 15: the new this month by sex, age band and disability, and the newly hired women, are columns of the
+    template (headed in the user's language), pre-filled from a draft and imported from an upload."""
+    from portal.models.reports import NEW_BREAKDOWN_FIELDS
+
+    provider = two_grants.users["provider"]
+    workbook = load_workbook(io.BytesIO(template_for(app, session, provider)))
+    beneficiaries, hires = columns(workbook["beneficiaries"]), columns(workbook["hard_to_employ"])
+    assert set(NEW_BREAKDOWN_FIELDS) <= set(beneficiaries) and "new_female" in hires
+    order = list(beneficiaries)
+    assert order.index("new_this_month") < order.index("new_female") < order.index("new_without_disability") < order.index(
+        "continuing")
+    headers = {str(c.value) for c in workbook["beneficiaries"][1]}
+    assert "New: women and girls [new_female]" in headers
+    app.config["BABEL_DEFAULT_LOCALE"] = "mk"
+    macedonian = {str(c.value) for c in load_workbook(io.BytesIO(template_for(app, session, provider)))["hard_to_employ"][1]}
+    assert any(h.endswith("[new_female]") for h in macedonian) and "Of the newly hired, women [new_female]" not in macedonian
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    # Uploaded as drafts: the new figures are stored; the next template carries them back.
+    outcome = upload(app, session, provider, filled(template_for(app, session, provider), rows=1), submit=False)
+    assert outcome.ok, problems(outcome)
+    report = session.scalar(sa.select(MonthlyReport))
+    line = report.newest.services[0]
+    assert {n: getattr(line, n) for n in NEW_BREAKDOWN_FIELDS} == {n: GOOD_BENEFICIARIES[n] for n in NEW_BREAKDOWN_FIELDS}
+    assert [(h.category.code, h.new_female) for h in report.newest.hires] == [("roma", 2)]
+    again = load_workbook(io.BytesIO(template_for(app, session, provider)))
+    sheet = again["beneficiaries"]
+    assert [sheet.cell(row=2, column=columns(sheet)[n]).value for n in NEW_BREAKDOWN_FIELDS] == [
+        GOOD_BENEFICIARIES[n] for n in NEW_BREAKDOWN_FIELDS]
+    sheet = again["hard_to_employ"]
+    roma = next(r[0].row for r in sheet.iter_rows(min_row=2) if r[2].value == "roma" and r[0].value == "GA-A1")
+    assert sheet.cell(row=roma, column=columns(sheet)["new_female"]).value == 2
+
+
+def test_newly_hired_women_above_the_newly_hired_are_refused_on_their_cell(app, session, two_grants):
+    provider = two_grants.users["provider"]
+
+    def more_women(wb):
+        sheet = wb["hard_to_employ"]
+        row = next(r[0].row for r in sheet.iter_rows(min_row=2) if r[2].value == "roma")
+        sheet.cell(row=row, column=columns(sheet)["new_female"], value=3)
+        more_women.row = row
+
+    outcome = upload(app, session, provider, filled(template_for(app, session, provider), mutate=more_women))
+    found = [p for p in problems(outcome) if p[0] == "hard_to_employ" and p[1] == more_women.row]
+    assert [p[2] for p in found] == ["H (new_female)"] * 2, problems(outcome)
+    assert "newly hired women (3)" in found[0][3] and "(2)" in found[0][3]
+    assert report_count(session) == 0
+
+
+def test_a_template_without_the_new_columns_is_refused_by_name(app, session, two_grants):
+    provider = two_grants.users["provider"]
+
+    def older(wb):
+        wb["beneficiaries"].delete_cols(columns(wb["beneficiaries"])["new_female"])
+
+    outcome = upload(app, session, provider, filled(template_for(app, session, provider), mutate=older))
+    assert any("[new_female]" in p[3] and p[0] == "beneficiaries" for p in problems(outcome))
+    assert report_count(session) == 0

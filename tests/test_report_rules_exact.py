@@ -21,8 +21,11 @@ def _data() -> ReportData:
     line = ServiceFigures(service_type_id=7, label="Помош", total=10, female=4, male=5,  # 9
                           age_0_17=1, age_18_64=2, age_65_79=3, age_80_plus=2,  # 8
                           with_disability=5, without_disability=2,  # 7
-                          new_this_month=3, continuing=3, left_this_month=11, service_hours=100)  # 6; 11 left
-    roma = HireFigures(category_id=3, label="Роми", total=4, female=5, new_this_month=1, continuing=2)  # 3; 5 women
+                          new_this_month=3, continuing=3, left_this_month=11, service_hours=100,  # 6; 11 left
+                          new_female=1, new_male=2, new_age_18_64=1, new_age_65_79=1, new_age_80_plus=1,
+                          new_with_disability=1, new_without_disability=2)  # the new add up: not broken here
+    roma = HireFigures(category_id=3, label="Роми", total=4, female=5, new_this_month=1, new_female=1,
+                       continuing=2)  # 3; 5 women
     other = HireFigures(category_id=4, label="Друга", requires_note=True, total=2, female=0, new_this_month=2)
     return ReportData(services=[line], hires=[roma, other], staff_total=5, staff_female=3, staff_male=1,
                       certified_caregivers=6, explanation="Објаснето.")
@@ -75,6 +78,68 @@ def test_figures_that_add_up_pass_and_each_rule_is_an_inequality_not_an_off_by_o
         result = validation.check(data, CONTEXT)
     assert result.errors == []
     assert data.hard_to_employ == 5 and data.beneficiaries == 10
+
+
+def _new_data() -> ReportData:
+    """10 served, 4 of them new; every sum adds up and every new part is within its served part."""
+    line = ServiceFigures(service_type_id=7, label="Помош", total=10, female=6, male=4, age_18_64=2, age_65_79=5,
+                          age_80_plus=3, with_disability=3, without_disability=7, new_this_month=4, continuing=6,
+                          service_hours=40, new_female=3, new_male=1, new_age_18_64=1, new_age_65_79=2, new_age_80_plus=1,
+                          new_with_disability=1, new_without_disability=3)
+    roma = HireFigures(category_id=3, label="Роми", total=3, female=2, new_this_month=2, new_female=1, continuing=1)
+    return ReportData(services=[line], hires=[roma], staff_total=4, staff_female=3, staff_male=1,
+                      explanation="Објаснето.")
+
+
+def test_the_new_beneficiaries_and_newly_hired_women_rules_name_their_field_and_figures(app):
+    """Issue 15: the new this month broken down by sex, age band and disability, each breakdown adding up to the
+    new and each part within the same part of those served; newly hired women within the newly hired and the women."""
+    sums = dict((parts[0], what) for parts, what in validation.NEW_SUMS)
+    labels = validation.BENEFICIARY_LABELS
+    data = _new_data()
+    line, roma = data.services[0], data.hires[0]
+    line.new_female, line.new_male = 5, 0  # 5 ≠ 4 new (5 ≤ 6 women: within)
+    line.new_age_80_plus = 4  # the ages add up to 7, and 4 new aged 80+ of 3 served
+    line.new_with_disability, line.new_without_disability = 4, 0  # 4 = 4, but 4 new with a disability of 3 served
+    roma.new_female = 3  # 3 newly hired women: more than the 2 newly hired and the 2 women
+    with app.test_request_context():
+        result = validation.check(data, CONTEXT)
+        new_sum = "%(service)s: %(what)s add up to %(sum)d, but those new this month are %(new)d."
+        part = ("%(service)s, %(field)s: %(new)d, more than the %(served)d under “%(served_field)s”. The new "
+                "beneficiaries are among those served this month.")
+        expected = [
+            Issue(("service", 7, "new_female"), _(new_sum, service="Помош", what=sums["new_female"], sum=5, new=4)),
+            Issue(("service", 7, "new_age_0_17"), _(new_sum, service="Помош", what=sums["new_age_0_17"], sum=7, new=4)),
+            Issue(("service", 7, "new_age_80_plus"), _(part, service="Помош", field=labels["new_age_80_plus"], new=4,
+                                                       served=3, served_field=labels["age_80_plus"])),
+            Issue(("service", 7, "new_with_disability"), _(part, service="Помош", field=labels["new_with_disability"],
+                                                           new=4, served=3, served_field=labels["with_disability"])),
+            Issue(("hire", 3, "new_female"), _(
+                "%(group)s: the newly hired women (%(n)d) cannot be more than the newly hired (%(new)d).",
+                group="Роми", n=3, new=2)),
+            Issue(("hire", 3, "new_female"), _(
+                "%(group)s: the newly hired women (%(n)d) cannot be more than the women from this group (%(women)d).",
+                group="Роми", n=3, women=2)),
+        ]
+        assert [(i.path, str(i.message)) for i in result.errors] == [(i.path, str(i.message)) for i in expected]
+
+
+def test_the_new_rules_are_inequalities_at_their_bounds_and_a_valid_breakdown_passes(app):
+    data = _new_data()
+    with app.test_request_context():
+        assert validation.check(data, CONTEXT).errors == []
+        line, roma = data.services[0], data.hires[0]
+        # Every new part equal to its served part, the newly hired women equal to the newly hired and to the women.
+        line.new_this_month, line.continuing = 10, 0
+        for name, served in validation.NEW_PART_OF.items():
+            setattr(line, name, getattr(line, served))
+        roma.female = roma.new_female = roma.new_this_month = 2
+        assert validation.check(data, CONTEXT).errors == []
+        roma.female = 1  # one woman in the group, two newly hired women: refused on the field
+        assert [i.path for i in validation.check(data, CONTEXT).errors] == [("hire", 3, "new_female")]
+        roma.female, line.new_male, line.male = 2, 3, 3  # the new men add up no more, served ones neither
+        assert [i.path for i in validation.check(data, CONTEXT).errors] == [("service", 7, "female"),
+                                                                            ("service", 7, "new_female")]
 
 
 def test_a_warning_is_stored_with_its_code_and_message():

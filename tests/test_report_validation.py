@@ -34,15 +34,33 @@ def partition(total: int, parts: int):
 
 
 @st.composite
+def within(draw, total: int, caps: list[int]):
+    """`len(caps)` non-negative integers adding up to `total` (at most the sum of `caps`), each at most its cap."""
+    parts = []
+    for index, cap in enumerate(caps):
+        rest = sum(caps[index + 1:])
+        part = draw(st.integers(min_value=max(0, total - rest), max_value=min(cap, total)))
+        parts.append(part)
+        total -= part
+    return parts
+
+
+@st.composite
 def valid_line(draw, service_type_id=1):
     total = draw(small)
     female, male = draw(partition(total, 2))
     ages = draw(partition(total, 4))
     disability = draw(partition(total, 2))
     new, continuing = draw(partition(total, 2))
+    new_by_sex = draw(within(new, [female, male]))
+    new_ages = draw(within(new, ages))
+    new_disability = draw(within(new, disability))
     return ServiceFigures(service_type_id=service_type_id, label="Home help", total=total, female=female, male=male,
                           age_0_17=ages[0], age_18_64=ages[1], age_65_79=ages[2], age_80_plus=ages[3],
                           with_disability=disability[0], without_disability=disability[1], new_this_month=new,
+                          new_female=new_by_sex[0], new_male=new_by_sex[1], new_age_0_17=new_ages[0],
+                          new_age_18_64=new_ages[1], new_age_65_79=new_ages[2], new_age_80_plus=new_ages[3],
+                          new_with_disability=new_disability[0], new_without_disability=new_disability[1],
                           continuing=continuing, left_this_month=draw(st.integers(0, total)), service_hours=draw(small))
 
 
@@ -55,8 +73,10 @@ def valid_report(draw):
     hires = []
     for category_id, total in enumerate(groups, start=1):
         new, continuing = draw(partition(total, 2))
-        hires.append(HireFigures(category_id=category_id, label=f"Group {category_id}", total=total,
-                                 female=draw(st.integers(0, total)), new_this_month=new, continuing=continuing))
+        female = draw(st.integers(0, total))
+        hires.append(HireFigures(category_id=category_id, label=f"Group {category_id}", total=total, female=female,
+                                 new_this_month=new, new_female=draw(st.integers(0, min(new, female))),
+                                 continuing=continuing))
     return ReportData(services=lines, hires=hires, staff_total=staff, staff_female=women, staff_male=men,
                       certified_caregivers=draw(st.integers(0, staff)), explanation="Објаснување.")
 
@@ -73,6 +93,7 @@ def test_figures_whose_breakdowns_add_up_pass(data):
 
 SUM_FIELDS = ["female", "male", "age_0_17", "age_18_64", "age_65_79", "age_80_plus", "with_disability",
               "without_disability", "new_this_month", "continuing"]
+NEW_GROUPS = [parts for parts, _what in validation.NEW_SUMS]
 
 
 @settings(max_examples=200, deadline=None)
@@ -84,6 +105,41 @@ def test_any_breakdown_that_does_not_add_up_is_refused_and_named(data, name, ext
     assert issues, f"{name} + {extra} passed"
     assert all(issue.path[:2] == ("service", 1) for issue in issues)
     assert any(line.label in issue.message and str(line.total) in issue.message for issue in issues)
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_report(), st.sampled_from([name for parts in NEW_GROUPS for name in parts]), st.integers(1, 50))
+def test_any_new_breakdown_that_does_not_add_up_to_the_new_is_refused_and_named(data, name, extra):
+    line = data.services[0]
+    setattr(line, name, getattr(line, name) + extra)
+    issues = blocking(data)
+    group = next(parts for parts in NEW_GROUPS if name in parts)
+    assert ("service", 1, group[0]) in [issue.path for issue in issues]
+    assert all(issue.path[:2] == ("service", 1) for issue in issues)
+    assert any(line.label in issue.message and str(line.new_this_month) in issue.message for issue in issues)
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_report(), st.sampled_from([(a, b) for parts in NEW_GROUPS for a in parts for b in parts if a != b]),
+       st.integers(1, 50))
+def test_a_new_part_above_the_same_part_of_those_served_is_refused_exactly_then(data, pair, moved):
+    """Moving new beneficiaries from one part to another keeps the sum: only the part rule can break."""
+    line = data.services[0]
+    taker, giver = pair
+    moved = min(moved, getattr(line, giver))
+    setattr(line, taker, getattr(line, taker) + moved)
+    setattr(line, giver, getattr(line, giver) - moved)
+    over = getattr(line, taker) > getattr(line, validation.NEW_PART_OF[taker])
+    assert [issue.path for issue in blocking(data)] == ([("service", 1, taker)] if over else [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_report(), st.integers(0, 60))
+def test_newly_hired_women_are_at_most_the_newly_hired_and_the_women(data, women):
+    hire = data.hires[0]
+    hire.new_female = women
+    broken = (women > hire.new_this_month) + (women > hire.female)
+    assert [issue.path for issue in blocking(data)] == [("hire", 1, "new_female")] * broken
 
 
 @settings(max_examples=200, deadline=None)

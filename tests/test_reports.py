@@ -24,6 +24,7 @@ from portal.models import (
     TrancheStatus,
     VersionStatus,
 )
+from portal.models.reports import BENEFICIARY_FIELDS
 from portal.reports import services as reports
 from portal.reports.services import Timeliness
 from tests import factories
@@ -392,8 +393,7 @@ def _form(report, data_override=None, **extra):
     version = report.newest
     values = {"edit_version": str(version.edit_version), "narrative": "", "explanation": ""}
     for line in version.services:
-        for name in ("total", "female", "male", "age_0_17", "age_18_64", "age_65_79", "age_80_plus", "with_disability",
-                     "without_disability", "new_this_month", "continuing", "left_this_month", "service_hours"):
+        for name in BENEFICIARY_FIELDS:
             values[f"service-{line.service_type_id}-{name}"] = str(getattr(line, name))
     for name in ("staff_total", "staff_female", "staff_male", "certified_caregivers"):
         values[name] = str(getattr(version, name))

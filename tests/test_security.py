@@ -37,7 +37,7 @@ def test_no_inline_script_or_style_in_pages(client, login_as):
 
 
 def test_hsts_in_production_only(database_url):
-    app = create_app(ProductionConfig(SECRET_KEY="k" * 48, DATABASE_URL=database_url))
+    app = create_app(ProductionConfig(SECRET_KEY="k" * 48, REGISTER_HMAC_KEY="r" * 48, DATABASE_URL=database_url))
     assert "Strict-Transport-Security" in app.test_client().get("/healthz").headers
     app.extensions["db_engine"].dispose()
 

@@ -86,7 +86,7 @@ SCHEMAS: dict[str, Any] = {
                        "details": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}},
     "Indicator": {"type": "object",
                   "required": ["code", "name", "definition", "unit", "level", "baseline", "targets", "end_target", "previous",
-                               "current", "disaggregations", "source"],
+                               "current", "disaggregations", "measure", "carry_months", "source"],
                   "properties": {"code": {"type": "string"}, "name": LANGUAGES, "definition": LANGUAGES,
                                  "unit": {"type": "string", "enum": ["number", "percent", "eur"]},
                                  "level": {"type": "string", "enum": ["objective", "intermediate"]},
@@ -97,6 +97,12 @@ SCHEMAS: dict[str, Any] = {
                                                                                        "value": NULLABLE_NUMBER}}},
                                  "end_target": VALUE_AT, "previous": VALUE_AT, "current": VALUE_AT,
                                  "disaggregations": {"type": "array", "items": {"type": "string"}},
+                                 "measure": {"type": "string", "enum": ["cumulative", "stock", "flow", "ratio"],
+                                             "description": "cumulative: since the start up to the period's end; "
+                                                            "stock: at the period's last month (each grant's latest "
+                                                            "accepted month, carried at most carry_months); flow: "
+                                                            "within the period; ratio: a share at the same instant"},
+                                 "carry_months": {"type": "integer", "minimum": 1},
                                  "source": {"type": "string"}}},
     "Observation": {"type": "object",
                     "required": ["indicator", "period_type", "period", "period_start", "period_end", "dimension", "category",
@@ -107,9 +113,18 @@ SCHEMAS: dict[str, Any] = {
                                    "period_end": {"type": "string", "format": "date"},
                                    "dimension": {"type": "string", "enum": ["total", "service_type", "municipality", "region",
                                                                             "sex", "age_band", "disability", "hte_category",
-                                                                            "call"]},
+                                                                            "call", "grievance_category"]},
                                    "category": {"type": "string"}, "label": {"type": "string"}, "value": {"type": "number"},
-                                   "unit": {"type": "string", "enum": ["number", "percent", "eur"]}}},
+                                   "unit": {"type": "string", "enum": ["number", "percent", "eur"]},
+                                   "as_of_month": {"type": ["string", "null"], "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$",
+                                                   "description": "The month the value stands for"},
+                                   "grants_current": {"type": ["integer", "null"],
+                                                      "description": "A stock: grants reporting that month"},
+                                   "grants_carried": {"type": ["integer", "null"],
+                                                      "description": "A stock: grants carried from an earlier month"},
+                                   "grants_missing": {"type": ["integer", "null"],
+                                                      "description": "A stock: active grants with nothing accepted "
+                                                                     "within the carry window"}}},
     "Grant": {"type": "object",
               "required": ["number", "call", "provider", "municipality", "region", "service_types", "start_date", "end_date",
                            "committed_eur", "disbursed_eur", "reports_accepted_through_month"],
@@ -169,7 +184,7 @@ def document(server: str, cookie_name: str = "portal_session") -> dict[str, Any]
                                                           "period and category of a disaggregation",
                 "parameters": [*FILTERS, _param("dimension", {"type": "string", "enum": [
                     "total", "service_type", "municipality", "region", "sex", "age_band", "disability", "hte_category",
-                    "call"]}, "Only this disaggregation."), *PAGING],
+                    "call", "grievance_category"]}, "Only this disaggregation."), *PAGING],
                 "responses": _responses(_page_of("Observation"))}},
             "/api/v1/grants": {"get": {
                 "operationId": "grants", "summary": "Grant agreements with their money and reporting",

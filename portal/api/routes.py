@@ -15,17 +15,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import access, clock
-from portal.api import iati, openapi, ratelimit, tokens
+from portal.api import cache, iati, openapi, ratelimit, tokens
 from portal.calls.services import get_programme
 from portal.db import db
 from portal.errors import ValidationFailed
 from portal.grants import ledger
 from portal.grants.services import terms_in_force
-from portal.indicators import dashboard, snapshot
+from portal.indicators import dashboard, freshness, snapshot
 from portal.indicators.compute import parse_filters
 from portal.models import (
     Call,
@@ -103,6 +104,13 @@ def _json(payload: Any, as_of: snapshot.AsOf | None = None) -> Response:
     tagged = body if as_of is None else json.dumps(
         [{k: v for k, v in payload.items() if k != "meta"}, as_of.data_version], ensure_ascii=False, default=str)
     tag = '"' + hashlib.sha256(tagged.encode("utf-8")).hexdigest()[:32] + '"'
+    key = g.pop("api_cache_key", None)
+    if key is not None and as_of is not None and as_of.data_version == key[0]:
+        cache.of().put(key, body, tag)  # computed from the version in the key: the answer the data gives now
+    return _respond(body, tag)
+
+
+def _respond(body: str, tag: str) -> Response:
     wanted = request.headers.get("If-None-Match", "")
     if tag in [t.strip() for t in wanted.split(",")] or wanted.strip() == "*":
         response = current_app.response_class(status=304)
@@ -111,6 +119,27 @@ def _json(payload: Any, as_of: snapshot.AsOf | None = None) -> Response:
     response.headers["ETag"] = tag
     response.headers["Cache-Control"] = "private, no-cache"
     return response
+
+
+def cached(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Answers kept per data version (`portal.api.cache`): the version is read (one primary-key read) and an
+    answer already computed from it, for the same path, parameters and language, is sent as it was."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        now = clock.now()
+        key = (freshness.current(db), clock.utc_to_skopje(now).date().isoformat(), request.path,
+               tuple(sorted(request.args.items(multi=True))), str(get_locale() or ""))
+        hit = cache.of().get(key)
+        if hit is not None:
+            return _respond(*hit)
+        g.api_cache_key = key
+        try:
+            return view(*args, **kwargs)
+        finally:
+            g.pop("api_cache_key", None)
+
+    return wrapped
 
 
 def _paging() -> tuple[int, int]:
@@ -194,6 +223,7 @@ def index():
 
 @bp.get("/indicators")
 @authenticated
+@cached
 def indicators():
     _unknown_parameters()
     level = request.args.get("level", "")
@@ -231,7 +261,8 @@ def _indicator(indicator: Indicator, status: dashboard.Status) -> dict[str, Any]
                          "date": status.previous_date.isoformat() if status.previous_date else None},
             "current": {"value": _number(status.current),
                         "date": status.current_date.isoformat() if status.current_date else None},
-            "disaggregations": list(indicator.disaggregations or []), "source": indicator.source}
+            "disaggregations": list(indicator.disaggregations or []), "measure": indicator.measure,
+            "carry_months": indicator.carry_months, "source": indicator.source}
 
 
 def _live_as_of(filters) -> snapshot.AsOf | None:
@@ -239,11 +270,13 @@ def _live_as_of(filters) -> snapshot.AsOf | None:
     return snapshot.as_of(db, None) if snapshot.live_only(filters) else None
 
 
-DIMENSIONS = ("total", "service_type", "municipality", "region", "sex", "age_band", "disability", "hte_category", "call")
+DIMENSIONS = ("total", "service_type", "municipality", "region", "sex", "age_band", "disability", "hte_category", "call",
+              "grievance_category")
 
 
 @bp.get("/observations")
 @authenticated
+@cached
 def observations():
     _unknown_parameters()
     if _empty_range():

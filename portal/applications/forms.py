@@ -176,4 +176,12 @@ class ReviewSettingsForm(FlaskForm):
     tranche_template = TextAreaField(_l("Tranche template (one per line: share in percent; month after start; reports through month)"),
                                      validators=[Optional(), Length(max=2000)],
                                      description=_l("For example 30; 0; 0 for an advance. Empty: the standard template."))
+    finance_period_months = IntegerField(
+        _l("Financial reporting period (months)"), validators=[
+            Optional(), NumberRange(min=1, max=12, message=_l("Enter a number of months from 1 to 12."))],
+        description=_l("Grantees report their expenditure once per period: 3 for quarterly."))
+    budget_variance_pct = DecimalField(
+        _l("Allowed variance per budget line (%)"), places=2, validators=[
+            Optional(), NumberRange(min=0, max=100, message=_l("Enter a percentage from 0 to 100 with at most two decimals."))],
+        description=_l("How far above its approved amount a budget line may go without a budget amendment."))
     submit = SubmitField(_l("Save"))

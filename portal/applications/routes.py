@@ -529,6 +529,8 @@ def review_settings(call_id: int):
         form.discrepancy_pct.data = (call.discrepancy_share * 100).quantize(Decimal("0.01"))
         form.chair_id.data = call.chair_id or 0
         form.tranche_template.data = "\n".join("; ".join(str(v) for v in row) for row in call.tranche_template or [])
+        form.finance_period_months.data = call.finance_period_months
+        form.budget_variance_pct.data = call.budget_variance_pct
     if form.validate_on_submit():
         try:
             template = call_services.parse_tranche_template(form.tranche_template.data or "")
@@ -537,7 +539,8 @@ def review_settings(call_id: int):
                 endorsement_closes_at=when, funds_per_user=bool(form.funds_per_user.data),
                 checklist=(form.checklist.data or "").splitlines(), reviewers_required=form.reviewers_required.data,
                 discrepancy_pct=form.discrepancy_pct.data, chair_id=form.chair_id.data or None,
-                tranche_template=template),
+                tranche_template=template, finance_period_months=form.finance_period_months.data,
+                budget_variance_pct=form.budget_variance_pct.data),
                 int(form.version_id.data or 0))
         except clock.NonexistentLocalTime:
             form.endorsement_closes_at.errors = [_("This time does not exist in Skopje (the clocks move forward that "

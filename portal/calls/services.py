@@ -468,6 +468,10 @@ class ReviewSettings:
     discrepancy_pct: Decimal
     chair_id: int | None
     tranche_template: list[list[int]] | None = None  # None: leave as it is
+    # Grantee financial reports (issue 18): the period length in months and the allowed variance per budget line in
+    # percent. None: leave as it is.
+    finance_period_months: int | None = None
+    budget_variance_pct: Decimal | None = None
 
 
 def parse_tranche_template(text: str) -> list[list[int]]:
@@ -489,6 +493,26 @@ def parse_tranche_template(text: str) -> list[list[int]]:
             raise ValidationFailed(field_errors={"tranche_template": [
                 _("The months go up from the start and stay within 60.")]})
     return rows
+
+
+def _finance_settings_errors(session: Session, call: Call, settings: ReviewSettings) -> dict[str, list[str]]:
+    """The financial-report settings of a grant call: a period of 1 to 12 months, which cannot change once a grant of
+    the call has a financial report (its periods would move); a variance from 0 to 100 % with at most two decimals."""
+    from portal.models import FinancialReport, GrantAgreement
+
+    errors: dict[str, list[str]] = {}
+    months = settings.finance_period_months
+    if months is not None and months != call.finance_period_months:
+        if not 1 <= months <= 12:
+            errors["finance_period_months"] = [_("Enter a number of months from 1 to 12.")]
+        elif session.scalar(sa.select(FinancialReport.id).join(GrantAgreement, GrantAgreement.id == FinancialReport.agreement_id)
+                            .where(GrantAgreement.call_id == call.id).limit(1)) is not None:
+            errors["finance_period_months"] = [_("Grants of this call already have financial reports: the length of "
+                                                 "their periods can no longer change.")]
+    pct = settings.budget_variance_pct
+    if pct is not None and (not pct.is_finite() or not Decimal("0") <= pct <= 100 or pct != pct.quantize(Decimal("0.01"))):
+        errors["budget_variance_pct"] = [_("Enter a percentage from 0 to 100 with at most two decimals.")]
+    return errors
 
 
 def set_review_settings(session: Session, actor: User, call: Call, settings: ReviewSettings, version_id: int) -> Call:
@@ -513,10 +537,11 @@ def set_review_settings(session: Session, actor: User, call: Call, settings: Rev
         chair = session.get(User, settings.chair_id)
         if chair is None or not chair.active or chair.role not in (Role.REVIEWER, Role.ADMIN):
             errors["chair_id"] = [_("Choose an active ministry reviewer or administrator as chair.")]
+    errors |= _finance_settings_errors(session, call, settings)
     if errors:
         raise ValidationFailed(field_errors=errors)
     fields = ["endorsement_closes_at", "funds_per_user", "eligibility_checklist", "reviewers_required",
-              "discrepancy_share", "chair_id", "tranche_template"]
+              "discrepancy_share", "chair_id", "tranche_template", "finance_period_months", "budget_variance_pct"]
     before = audit.snapshot(call, fields)
     call.endorsement_closes_at = settings.endorsement_closes_at
     call.funds_per_user = settings.funds_per_user
@@ -526,6 +551,10 @@ def set_review_settings(session: Session, actor: User, call: Call, settings: Rev
     call.chair_id = settings.chair_id
     if settings.tranche_template is not None:
         call.tranche_template = settings.tranche_template
+    if settings.finance_period_months is not None:
+        call.finance_period_months = settings.finance_period_months
+    if settings.budget_variance_pct is not None:
+        call.budget_variance_pct = settings.budget_variance_pct
     try:
         session.flush()
     except sa.orm.exc.StaleDataError:

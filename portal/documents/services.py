@@ -56,6 +56,9 @@ PURPOSES: dict[str, Purpose] = {
     "call_text": Purpose(_l("Text of the call"), False),
     "call_annex": Purpose(_l("Annex to the call"), False),
     "other": Purpose(_l("Other document"), False),
+    "grievance_evidence": Purpose(_l("Evidence sent with a concern"), True),
+    "invoice": Purpose(_l("Invoice"), False),
+    "bank_statement": Purpose(_l("Bank statement"), False),
 }
 
 #: The purposes each kind of object accepts; later capabilities add their own object types.
@@ -66,6 +69,8 @@ OBJECT_PURPOSES: dict[str, tuple[str, ...]] = {
     "application": ("work_plan", "budget_detail", "cofinancing_statement", "licence", "statute", "other"),
     "agreement": ("signed_agreement", "agreement_amendment", "other"),
     "report": ("timesheet", "payroll", "employment_registration", "other"),
+    "grievance": ("grievance_evidence",),
+    "financial_report": ("invoice", "payroll", "bank_statement", "other"),
 }
 
 
@@ -112,7 +117,7 @@ def latest_version(session: Session, series_id: str) -> int:
     return session.scalar(sa.select(sa.func.max(Document.version)).where(Document.series_id == series_id)) or 0
 
 
-def upload(session: Session, actor: User, *, owner: Organisation, object_type: str, object_id: object, purpose: str,
+def upload(session: Session, actor: User | None, *, owner: Organisation, object_type: str, object_id: object, purpose: str,
            stream: BinaryIO, filename: str | None, replaces: Document | None = None) -> Document:
     if not access.can_upload_document(actor, owner, object_type):
         raise NotAllowed()
@@ -137,7 +142,7 @@ def upload(session: Session, actor: User, *, owner: Organisation, object_type: s
             version=latest_version(session, replaces.series_id) + 1 if replaces else 1,
             owner_organisation_id=owner.id, object_type=object_type, object_id=str(object_id), purpose=purpose,
             original_name=name, content_type=TYPES[kind].content_type, size=size, sha256=digest, storage_key=key,
-            personal=PURPOSES[purpose].personal, uploaded_by_id=actor.id,
+            personal=PURPOSES[purpose].personal, uploaded_by_id=actor.id if actor is not None else None,
         )
         storage = get_storage()
         storage.put(key, spool, document.content_type)

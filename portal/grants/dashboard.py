@@ -25,9 +25,11 @@ from portal.models import (
     Municipality,
     Organisation,
     Programme,
+    ServiceType,
     Tranche,
     TrancheStatus,
 )
+from portal.models.applications import application_service_type
 
 ZERO = Decimal("0.00")
 
@@ -74,41 +76,97 @@ def _main_service(session: Session, application_ids: set[int]) -> dict[int, Any]
     return {a.id: (a.service_types[0] if a.service_types else None) for a in applications}
 
 
+def _month(session: Session, column: Any) -> Any:
+    """'YYYY-MM' of a date column, in the database's own words."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)
+
+
+def _first_service() -> sa.Subquery:
+    """Each application's first service type (catalogue order): a grant counts under it, never twice."""
+    rank = sa.func.row_number().over(partition_by=application_service_type.c.application_id,
+                                     order_by=(ServiceType.sort_order, ServiceType.id))
+    ranked = (sa.select(application_service_type.c.application_id, application_service_type.c.service_type_id,
+                        rank.label("rank"))
+              .join(ServiceType, ServiceType.id == application_service_type.c.service_type_id).subquery())
+    return (sa.select(ranked.c.application_id, ranked.c.service_type_id).where(ranked.c.rank == 1)
+            .subquery("first_service"))
+
+
+def _money(expression: Any) -> Any:
+    return sa.type_coerce(sa.func.coalesce(sa.func.sum(expression), 0), sa.Numeric(14, 2))
+
+
+def _per_month(session: Session, programme: Programme) -> sa.Subquery:
+    """Per month: committed, disbursed and the tranches still planned, summed by the database."""
+    committed = sa.case((LedgerEntry.kind == EntryKind.COMMITMENT, LedgerEntry.amount_eur), else_=0)
+    paid = sa.case((LedgerEntry.kind == EntryKind.COMMITMENT, 0), else_=LedgerEntry.amount_eur)
+    entries = (sa.select(_month(session, LedgerEntry.entry_date).label("month"), _money(committed).label("committed"),
+                         _money(paid).label("paid"), sa.type_coerce(sa.literal(0), sa.Numeric(14, 2)).label("planned"))
+               .join(GrantAgreement, GrantAgreement.id == LedgerEntry.agreement_id)
+               .join(Application, Application.id == GrantAgreement.application_id)
+               .join(Organisation, Organisation.id == GrantAgreement.municipality_org_id)
+               .where(LedgerEntry.programme_id == programme.id).group_by(sa.literal_column("1")))
+    planned = (sa.select(_month(session, Tranche.planned_date).label("month"), sa.literal(0).label("committed"),
+                         sa.literal(0).label("paid"), _money(Tranche.amount_eur).label("planned"))
+               .join(GrantAgreement, GrantAgreement.id == Tranche.agreement_id)
+               .join(Call, Call.id == GrantAgreement.call_id)
+               .where(Call.programme_id == programme.id, Tranche.status != TrancheStatus.PAID)
+               .group_by(sa.literal_column("1")))
+    both = sa.union_all(entries, planned).subquery("both")
+    return (sa.select(both.c.month, _money(both.c.committed).label("committed"), _money(both.c.paid).label("paid"),
+                      _money(both.c.planned).label("planned")).group_by(both.c.month).subquery("months"))
+
+
 def build(session: Session, programme: Programme | None = None) -> Dashboard:
+    """Every breakdown summed by the database (by call, municipality and first service type in one statement, the
+    months in another): the statements and the rows fetched do not grow with the ledger."""
     programme = programme or calls.get_programme(session)
-    entries = _entries(session, programme)
     call_rows = {c.id: Row(f"{c.reference} · {c.title()}", allocated=c.allocation_eur)  # calls that can commit
                  for c in session.scalars(sa.select(Call).where(Call.programme_id == programme.id,
                                                                 Call.kind == CallKind.GRANT).order_by(Call.id))}
     municipalities = {m.id: m for m in session.scalars(sa.select(Municipality).options(
         sa.orm.joinedload(Municipality.region)))}
-    services = _main_service(session, {e[5] for e in entries})
+    first = _first_service()
+    # One scan of the ledger, grouped by call, municipality and first service type at once (a few hundred rows);
+    # each breakdown is then a sum over the others.
+    sums = session.execute(
+        sa.select(LedgerEntry.call_id, Organisation.municipality_id, first.c.service_type_id, LedgerEntry.kind,
+                  _money(LedgerEntry.amount_eur))
+        .join(GrantAgreement, GrantAgreement.id == LedgerEntry.agreement_id)
+        .join(Application, Application.id == GrantAgreement.application_id)
+        .join(Organisation, Organisation.id == GrantAgreement.municipality_org_id)
+        .outerjoin(first, first.c.application_id == Application.id)
+        .where(LedgerEntry.programme_id == programme.id)
+        .group_by(LedgerEntry.call_id, Organisation.municipality_id, first.c.service_type_id, LedgerEntry.kind)).all()
+    types = {t.id: t for t in session.scalars(sa.select(ServiceType).where(
+        ServiceType.id.in_({type_id for _c, _m, type_id, _k, _a in sums if type_id is not None})))}
     by_region: dict[str, Row] = {}
     by_municipality: dict[str, Row] = {}
     by_service: dict[str, Row] = {}
-    monthly: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO])
-    for kind, amount, day, call_id, _agreement, application_id, municipality_id in entries:
-        municipality = municipalities.get(municipality_id)
-        service = services.get(application_id)
-        keys = [(call_rows, call_id, None)] if call_id in call_rows else []
-        if municipality is not None:
-            keys.append((by_region, municipality.region.name(), municipality.region.name()))
-            keys.append((by_municipality, municipality.name(), municipality.name()))
-        keys.append((by_service, service.name() if service else "—", service.name() if service else "—"))
-        for table, key, label in keys:
-            row = table.setdefault(key, Row(label or ""))
-            if kind == EntryKind.COMMITMENT:
+    places = {m.id: (m.region.name(), m.name()) for m in municipalities.values()}  # each name looked up once
+    type_names = {type_id: t.name() for type_id, t in types.items()}
+    for call_id, municipality_id, type_id, kind, amount in sums:
+        amount = Decimal(amount)
+        targets: list[tuple[dict, Any, str | None]] = []
+        if call_id in call_rows:
+            targets.append((call_rows, call_id, None))
+        if municipality_id in places:
+            region_name, municipality_name = places[municipality_id]
+            targets.append((by_region, region_name, region_name))
+            targets.append((by_municipality, municipality_name, municipality_name))
+        name = type_names.get(type_id, "—")
+        targets.append((by_service, name, name))
+        for table, row_key, label in targets:
+            row = table.setdefault(row_key, Row(label or ""))
+            if EntryKind(kind) == EntryKind.COMMITMENT:
                 row.committed += amount
             else:
                 row.disbursed += amount
-        monthly[f"{day:%Y-%m}"][0 if kind == EntryKind.COMMITMENT else 1] += amount
-    planned = session.execute(sa.select(Tranche.planned_date, Tranche.amount_eur)
-                              .join(GrantAgreement, GrantAgreement.id == Tranche.agreement_id)
-                              .join(Call, Call.id == GrantAgreement.call_id)
-                              .where(Call.programme_id == programme.id, Tranche.status != TrancheStatus.PAID)).all()
-    for day, amount in planned:
-        monthly[f"{day:%Y-%m}"][2] += amount
-    months = [(month, *values) for month, values in sorted(monthly.items())]
+    per_month = _per_month(session, programme)
+    months = [(month, Decimal(c), Decimal(p), Decimal(t)) for month, c, p, t in session.execute(
+        sa.select(per_month).order_by(per_month.c.month))]
     rate = calls.rate_on(session, clock.utc_to_skopje(clock.now()).date())
     return Dashboard(totals=ledger.totals(session, programme), rate=rate, by_call=list(call_rows.values()),
                      by_region=sorted(by_region.values(), key=lambda r: r.label),

@@ -21,7 +21,7 @@ from portal.grants import dashboard, four_eyes, ledger
 from portal.grants import services as grants
 from portal.grants.forms import AgreementForm, AmendmentForm, PaymentForm, ReverseForm
 from portal.models import Application, Document, GrantAgreement, LedgerEntry, Tranche
-from portal.pagination import paginate
+from portal.pagination import page_of, paginate
 from portal.reports import services as report_services
 from portal.web import apply_errors, page_arg, page_size, version_of
 
@@ -211,8 +211,11 @@ def approve_release(tranche_id: int):
     if request.form.get("confirmed") != "yes":
         # Nothing changes before the person has seen the amount, the grant and the recipient.
         four_eyes.check_approve(current_user, tranche)
+        from portal.finance_reports.services import money_position
+
         return render_template("grants/confirm_tranche.html", tranche=tranche, action="approve",
-                               version_id=request.form.get("version_id", ""), confirm=ConfirmForm())
+                               version_id=request.form.get("version_id", ""), confirm=ConfirmForm(),
+                               money=money_position(db, tranche.agreement))
     grants.approve_release(db, current_user, tranche, version_of(request.form.get("version_id")))
     db.commit()
     flash(_("The release has been approved."), "success")
@@ -273,7 +276,8 @@ def reverse(entry_id: int):
 @permission_required(access.can_view_envelope)
 def envelope():
     data = dashboard.build(db)
-    return render_template("grants/envelope.html", data=data, series=dashboard.cumulative(data.months))
+    series = dashboard.cumulative(data.months)  # every month, summed by the database: the chart shows them all
+    return render_template("grants/envelope.html", data=data, series=series, months=page_of(series, page_arg(), page_size()))
 
 
 @bp.get("/envelope/ledger.<fmt>")

@@ -17,19 +17,33 @@ CALENDAR_LAST_YEAR = 2035
 BASELINE_DATE = date(2018, 9, 13)  # the loan's approval
 END_DATE = date(2028, 12, 31)
 
-DISAGGREGATIONS = ("service_type", "municipality", "region", "sex", "age_band", "disability", "hte_category", "call")
+DISAGGREGATIONS = ("service_type", "municipality", "region", "sex", "age_band", "disability", "hte_category", "call",
+                   "grievance_category")
 
 # code, unit, level, (mk, sq, en), (definition mk, sq, en), baseline, {year: target}, end target, disaggregations, source
 DEFAULTS = [
     ("BEN", "number", IndicatorLevel.OBJECTIVE,
-     ("Корисници на социјални услуги во заедницата", "Përfitues të shërbimeve sociale në bashkësi",
-      "Beneficiaries of community-based social services"),
-     ("Лица што ја добиле услугата во последниот известен месец од периодот: за секој грант, неговиот последен "
-      "прифатен месечен извештај во периодот, собрано за сите грантови.",
-      "Personat që kanë marrë shërbimin në muajin e fundit të raportuar të periudhës: për çdo grant, raporti i tij i "
-      "fundit mujor i pranuar në periudhë, i mbledhur për të gjitha grantet.",
-      "People served in the latest reported month of the period: for each grant, its latest accepted monthly "
-      "report in the period, added up over the grants."),
+     ("Корисници на социјални услуги во заедницата (во месецот)", "Përfitues të shërbimeve sociale në bashkësi (në muaj)",
+      "Beneficiaries of community-based social services (in the month)"),
+     ("Состојба на крајот на периодот: лицата што ја добиле услугата во последниот месец од периодот, за секој грант "
+      "од неговиот прифатен извештај за тој месец или, ако го нема, од последниот прифатен месец во последните "
+      "неколку месеци (пренесено); грантовите без таков месец се прикажани како недостасуваат.",
+      "Gjendja në fund të periudhës: personat që kanë marrë shërbimin në muajin e fundit të periudhës, për çdo grant "
+      "nga raporti i tij i pranuar për atë muaj ose, nëse mungon, nga muaji i fundit i pranuar brenda disa muajve "
+      "të fundit (i bartur); grantet pa një muaj të tillë shfaqen si mungojnë.",
+      "Stock at the period's end: people served in the period's last month, for each grant from its accepted report "
+      "for that month or, when it is missing, from its latest accepted month within the carry window (carried); "
+      "grants with no such month are shown as missing."),
+     "0", {}, None,
+     ["service_type", "municipality", "region", "sex", "age_band", "disability"], "accepted"),
+    ("BEN_CUM", "number", IndicatorLevel.OBJECTIVE,
+     ("Лица опслужени од почетокот", "Persona të shërbyer që nga fillimi", "People served since the start"),
+     ("Кумулативно: збир на новите корисници од сите прифатени месечни извештаи од почетокот на програмата до "
+      "крајот на периодот, со поделба по пол (од кои жени), возраст и попреченост.",
+      "Kumulative: shuma e përfituesve të rinj nga të gjitha raportet mujore të pranuara që nga fillimi i programit "
+      "deri në fund të periudhës, sipas gjinisë (nga të cilët gra), moshës dhe aftësisë së kufizuar.",
+      "Cumulative: the new beneficiaries of every accepted monthly report from the programme's start to the end of "
+      "the period, by sex (of which women), age band and disability."),
      "0", {"2024": "1200", "2025": "1600", "2026": "2000", "2027": "2400"}, "2500",
      ["service_type", "municipality", "region", "sex", "age_band", "disability"], "accepted"),
     ("BEN_FEMALE", "percent", IndicatorLevel.OBJECTIVE,
@@ -42,16 +56,33 @@ DEFAULTS = [
      ("Збир на корисниците пријавени како нови во прифатените месечни извештаи од периодот.",
       "Shuma e përfituesve të raportuar si të rinj në raportet mujore të pranuara të periudhës.",
       "Sum of the beneficiaries reported as new this month in the accepted monthly reports of the period."),
-     "0", {}, None, ["service_type", "municipality", "region"], "accepted"),
+     "0", {}, None, ["service_type", "municipality", "region", "sex", "age_band", "disability"], "accepted"),
     ("HTE", "number", IndicatorLevel.OBJECTIVE,
-     ("Тешко вработливи лица ангажирани како даватели на услуги", "Persona të vështirë për punësim të angazhuar si "
-      "ofrues shërbimesh", "Hard-to-employ persons engaged as service providers"),
-     ("Вработени од групите тешко вработливи лица (секое лице во една примарна група) во последниот известен месец "
-      "од периодот, собрано за сите грантови.",
-      "Të punësuar nga grupet e vështira për punësim (çdo person në një grup parësor) në muajin e fundit të raportuar "
-      "të periudhës, të mbledhur për të gjitha grantet.",
-      "Staff from hard-to-employ groups (each person under one primary group) in the latest reported month of the "
-      "period, added up over the grants."),
+     ("Тешко вработливи лица ангажирани како даватели на услуги (во месецот)", "Persona të vështirë për punësim të "
+      "angazhuar si ofrues shërbimesh (në muaj)", "Hard-to-employ persons engaged as service providers (in the month)"),
+     ("Состојба на крајот на периодот: вработените од групите тешко вработливи лица (секое лице во една примарна "
+      "група) во последниот месец од периодот, со истото правило за пренесување како кај корисниците.",
+      "Gjendja në fund të periudhës: të punësuarit nga grupet e vështira për punësim (çdo person në një grup "
+      "parësor) në muajin e fundit të periudhës, me të njëjtin rregull bartjeje si te përfituesit.",
+      "Stock at the period's end: staff from hard-to-employ groups (each person under one primary group) in the "
+      "period's last month, with the same carry rule as the beneficiaries."),
+     "0", {}, None, ["hte_category", "sex", "municipality", "region"], "accepted"),
+    ("HTE_NEW", "number", IndicatorLevel.INTERMEDIATE,
+     ("Новововработени тешко вработливи лица во периодот", "Persona të vështirë për punësim të punësuar rishtas në "
+      "periudhë", "Hard-to-employ persons newly hired in the period"),
+     ("Збир на новововработените од групите тешко вработливи лица во прифатените месечни извештаи од периодот.",
+      "Shuma e të punësuarve të rinj nga grupet e vështira për punësim në raportet mujore të pranuara të periudhës.",
+      "Sum of the newly hired staff from hard-to-employ groups in the accepted monthly reports of the period."),
+     "0", {}, None, ["hte_category", "sex", "municipality", "region"], "accepted"),
+    ("HTE_CUM", "number", IndicatorLevel.OBJECTIVE,
+     ("Тешко вработливи лица ангажирани од почетокот", "Persona të vështirë për punësim të angazhuar që nga fillimi",
+      "Hard-to-employ persons engaged since the start"),
+     ("Кумулативно: збир на новововработените од групите тешко вработливи лица од почетокот на програмата до "
+      "крајот на периодот, со поделба по пол (од кои жени).",
+      "Kumulative: shuma e të punësuarve të rinj nga grupet e vështira për punësim që nga fillimi i programit deri "
+      "në fund të periudhës, sipas gjinisë (nga të cilët gra).",
+      "Cumulative: the newly hired staff from hard-to-employ groups from the programme's start to the end of the "
+      "period, by sex (of which women)."),
      "0", {"2024": "500", "2025": "700", "2026": "800", "2027": "850"}, "900",
      ["hte_category", "sex", "municipality", "region"], "accepted"),
     ("HTE_FEMALE", "percent", IndicatorLevel.INTERMEDIATE,
@@ -62,9 +93,12 @@ DEFAULTS = [
     ("MUN", "number", IndicatorLevel.INTERMEDIATE,
      ("Општини со нови социјални услуги што работат", "Komuna me shërbime të reja sociale që funksionojnë",
       "Municipalities with new social services operating"),
-     ("Општини со барем еден грант чиј прифатен месечен извештај од периодот покажува корисници.",
-      "Komuna me të paktën një grant, raporti mujor i pranuar i të cilit në periudhë tregon përfitues.",
-      "Municipalities with at least one grant whose accepted monthly report in the period shows beneficiaries."),
+     ("Состојба на крајот на периодот: општини со барем еден грант што покажува корисници во последниот месец од "
+      "периодот (со истото правило за пренесување како кај корисниците).",
+      "Gjendja në fund të periudhës: komuna me të paktën një grant që tregon përfitues në muajin e fundit të "
+      "periudhës (me të njëjtin rregull bartjeje si te përfituesit).",
+      "Stock at the period's end: municipalities with at least one grant showing beneficiaries in the period's last "
+      "month (with the same carry rule as the beneficiaries)."),
      "0", {"2025": "40", "2026": "43", "2027": "50"}, "60", ["region", "service_type"], "accepted"),
     ("GRANTS", "number", IndicatorLevel.INTERMEDIATE,
      ("Активни грантови", "Grante aktive", "Grants active"),
@@ -103,13 +137,53 @@ DEFAULTS = [
      "0", {}, "100", [], "ledger"),
 ]
 
-SOURCES = {"accepted": "Accepted monthly reports (the version in force of each report)",
-           "reports": "Monthly reports: first submission and due date", "ledger": "The programme ledger"}
+DEFAULTS += [
+    ("GRM_RECEIVED", "number", IndicatorLevel.INTERMEDIATE,
+     ("Примени поплаки", "Ankesa të pranuara", "Grievances received"),
+     ("Поплаки примени во периодот (месец на прием, време во Скопје), преку механизмот за поплаки на портатот. "
+      "Чувствителните поплаки не се прикажуваат по место или категорија.",
+      "Ankesa të pranuara në periudhë (muaji i pranimit, ora e Shkupit), përmes mekanizmit të ankesave të portalit. "
+      "Ankesat e ndjeshme nuk shfaqen sipas vendit ose kategorisë.",
+      "Grievances received in the period (month of receipt, Skopje time) through the portal's grievance "
+      "mechanism. Sensitive cases are never shown by place or category."),
+     "0", {}, None, ["municipality", "region", "grievance_category"], "grievances"),
+    ("GRM_ACK_ONTIME", "percent", IndicatorLevel.INTERMEDIATE,
+     ("Поплаки потврдени навреме (%)", "Ankesa të konfirmuara në kohë (%)", "Grievances acknowledged on time (%)"),
+     ("Од поплаките примени во периодот чиј рок за потврда поминал или што се потврдени, удел потврдени до рокот.",
+      "Nga ankesat e pranuara në periudhë, afati i konfirmimit të të cilave ka kaluar ose që janë konfirmuar, pjesa "
+      "e konfirmuar brenda afatit.",
+      "Of the grievances received in the period whose acknowledgement was due or that were acknowledged, the share "
+      "acknowledged by the deadline."),
+     "0", {}, "100", ["municipality", "region", "grievance_category"], "grievances"),
+    ("GRM_RESOLVED_ONTIME", "percent", IndicatorLevel.INTERMEDIATE,
+     ("Поплаки решени навреме (%)", "Ankesa të zgjidhura në kohë (%)", "Grievances resolved on time (%)"),
+     ("Од поплаките примени во периодот чиј рок за решавање поминал или што се затворени, удел затворени (првпат) "
+      "до рокот.",
+      "Nga ankesat e pranuara në periudhë, afati i zgjidhjes së të cilave ka kaluar ose që janë mbyllur, pjesa e "
+      "mbyllur (për herë të parë) brenda afatit.",
+      "Of the grievances received in the period whose resolution was due or that were closed, the share first "
+      "closed by the deadline."),
+     "0", {}, "90", ["municipality", "region", "grievance_category"], "grievances"),
+]
 
+SOURCES = {"accepted": "Accepted monthly reports (the version in force of each report)",
+           "reports": "Monthly reports: first submission and due date", "ledger": "The programme ledger",
+           "grievances": "The grievance redress mechanism: cases received, acknowledged and closed"}
+
+
+#: What each indicator measures (portal.indicators.rollup): the time rule its periods follow.
+MEASURES = {
+    "BEN": "stock", "HTE": "stock", "MUN": "stock",
+    "BEN_CUM": "cumulative", "HTE_CUM": "cumulative", "COMMITTED": "cumulative", "DISBURSED": "cumulative",
+    "BEN_NEW": "flow", "HTE_NEW": "flow", "GRANTS": "flow",
+    "BEN_FEMALE": "ratio", "HTE_FEMALE": "ratio", "ONTIME": "ratio", "COMMITTED_PCT": "ratio", "DISBURSED_PCT": "ratio",
+    "GRM_RECEIVED": "flow", "GRM_ACK_ONTIME": "ratio", "GRM_RESOLVED_ONTIME": "ratio",
+}
 
 #: How the programme runs rather than what it achieves: not published as IATI results unless an
 #: administrator ticks it in the catalogue.
-NOT_IATI_RESULTS = frozenset({"ONTIME", "COMMITTED", "COMMITTED_PCT", "DISBURSED", "DISBURSED_PCT"})
+NOT_IATI_RESULTS = frozenset({"ONTIME", "COMMITTED", "COMMITTED_PCT", "DISBURSED", "DISBURSED_PCT", "GRM_RECEIVED",
+                              "GRM_ACK_ONTIME"})
 
 
 def _month_end(month: date) -> date:
@@ -135,16 +209,31 @@ def calendar_rows(first_year: int = CALENDAR_FIRST_YEAR, last_year: int = CALEND
     return rows
 
 
+#: The first English definitions of the stocks (before issue 15 defined the measures): a catalogue that still holds
+#: them unedited is brought to the current wording by `load_defaults`.
+PREVIOUS_DEFINITIONS = {
+    "BEN": "People served in the latest reported month of the period: for each grant, its latest accepted monthly",
+    "HTE": "Staff from hard-to-employ groups (each person under one primary group) in the latest reported month of",
+    "MUN": "Municipalities with at least one grant whose accepted monthly report in the period shows beneficiaries.",
+}
+
+
 def load_defaults(session: Session) -> dict[str, int]:
     added = {"calendar_periods": 0, "indicators": 0}
     if not session.scalar(sa.select(sa.func.count(CalendarPeriod.id))):
         rows = calendar_rows()
         session.execute(sa.insert(CalendarPeriod), rows)
         added["calendar_periods"] = len(rows)
-    codes = set(session.scalars(sa.select(Indicator.code)))
+    existing = {i.code: i for i in session.scalars(sa.select(Indicator))}
     for order, (code, unit, level, names, definitions, baseline, targets, end, disaggregations, source) in enumerate(
             DEFAULTS, start=1):
-        if code in codes:
+        if code in existing:
+            indicator = existing[code]
+            if indicator.definition_en.startswith(PREVIOUS_DEFINITIONS.get(code, "\0")):
+                # The first wording, never edited: it described the old time rule, so it takes the new one.
+                indicator.name_mk, indicator.name_sq, indicator.name_en = names
+                indicator.definition_mk, indicator.definition_sq, indicator.definition_en = definitions
+                added["definitions"] = added.get("definitions", 0) + 1
             continue
         session.add(Indicator(code=code, unit=unit, level=level, name_mk=names[0], name_sq=names[1], name_en=names[2],
                               definition_mk=definitions[0], definition_sq=definitions[1], definition_en=definitions[2],
@@ -152,7 +241,8 @@ def load_defaults(session: Session) -> dict[str, int]:
                               end_target=Decimal(end) if end is not None else None,
                               end_target_date=END_DATE if end is not None else None,
                               disaggregations=disaggregations, source=SOURCES[source], sort_order=order * 10,
-                              iati_result=code not in NOT_IATI_RESULTS))
+                              iati_result=code not in NOT_IATI_RESULTS, measure=MEASURES.get(code, "flow"),
+                              carry_months=3))
         added["indicators"] += 1
     session.flush()
     return added

@@ -16,16 +16,24 @@ from portal.errors import Conflict, NotAllowed, ValidationFailed
 from portal.models import Indicator, IndicatorLevel, User
 
 FIELDS = ("name_mk", "name_sq", "name_en", "definition_mk", "definition_sq", "definition_en", "level", "baseline",
-          "baseline_date", "targets", "end_target", "end_target_date", "disaggregations", "source", "active", "iati_result")
+          "baseline_date", "targets", "end_target", "end_target_date", "disaggregations", "source", "active", "iati_result",
+          "carry_months")
 
 #: The disaggregations each indicator can be computed by (what its code supports).
 SUPPORTED = {
     "BEN": ("service_type", "municipality", "region", "sex", "age_band", "disability"),
-    "BEN_FEMALE": ("municipality", "region"), "BEN_NEW": ("service_type", "municipality", "region"),
+    "BEN_CUM": ("service_type", "municipality", "region", "sex", "age_band", "disability"),
+    "BEN_NEW": ("service_type", "municipality", "region", "sex", "age_band", "disability"),
+    "BEN_FEMALE": ("municipality", "region"),
     "HTE": ("hte_category", "sex", "municipality", "region"), "HTE_FEMALE": ("municipality", "region"),
+    "HTE_NEW": ("hte_category", "sex", "municipality", "region"),
+    "HTE_CUM": ("hte_category", "sex", "municipality", "region"),
     "MUN": ("region", "service_type"), "GRANTS": ("region", "municipality"), "ONTIME": ("region",),
     "COMMITTED": ("call", "municipality", "region", "service_type"),
     "DISBURSED": ("call", "municipality", "region", "service_type"), "COMMITTED_PCT": (), "DISBURSED_PCT": (),
+    "GRM_RECEIVED": ("municipality", "region", "grievance_category"),
+    "GRM_ACK_ONTIME": ("municipality", "region", "grievance_category"),
+    "GRM_RESOLVED_ONTIME": ("municipality", "region", "grievance_category"),
 }
 
 
@@ -41,6 +49,7 @@ class Values:
     active: bool
     disaggregations: list[str]
     iati_result: bool = True
+    carry_months: str = ""
 
 
 def values_from(form: Any) -> Values:
@@ -48,7 +57,7 @@ def values_from(form: Any) -> Values:
         "name_mk", "name_sq", "name_en", "definition_mk", "definition_sq", "definition_en", "source")}
     return Values(texts, form.level.data or "", form.baseline.data or "", form.baseline_date.data or "",
                   form.targets.data or "", form.end_target.data or "", form.end_target_date.data or "", bool(form.active.data),
-                  list(form.disaggregations.data or []), bool(form.iati_result.data))
+                  list(form.disaggregations.data or []), bool(form.iati_result.data), form.carry_months.data or "")
 
 
 def fill(form: Any, indicator: Indicator) -> None:
@@ -61,6 +70,7 @@ def fill(form: Any, indicator: Indicator) -> None:
     form.end_target_date.data = indicator.end_target_date.isoformat() if indicator.end_target_date else ""
     form.active.data = indicator.active
     form.iati_result.data = indicator.iati_result
+    form.carry_months.data = str(indicator.carry_months)
     form.disaggregations.data = list(indicator.disaggregations or [])
 
 
@@ -128,6 +138,13 @@ def update(session: Session, actor: User, indicator: Indicator, values: Values, 
     supported = SUPPORTED.get(indicator.code, ())
     if any(d not in supported for d in values.disaggregations):
         errors["disaggregations"] = [_("Choose among the disaggregations this indicator can be computed by.")]
+    carry = indicator.carry_months
+    if indicator.measure == "stock" and values.carry_months.strip():
+        raw = values.carry_months.strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= 12:
+            errors["carry_months"] = [_("Enter a whole number of months from 1 to 12.")]
+        else:
+            carry = int(raw)
     if errors:
         raise ValidationFailed(field_errors=errors)
     before = audit.snapshot(indicator, list(FIELDS))
@@ -138,6 +155,7 @@ def update(session: Session, actor: User, indicator: Indicator, values: Values, 
     indicator.end_target, indicator.end_target_date, indicator.active = end_target, end_date, values.active
     indicator.disaggregations = [d for d in supported if d in values.disaggregations]
     indicator.iati_result = values.iati_result
+    indicator.carry_months = carry
     after = audit.snapshot(indicator, list(FIELDS))
     if before != after:
         audit.record(session, actor, "indicator.updated", indicator, before=before, after=after)

@@ -1,18 +1,16 @@
 """Indicator values, computed by SQL aggregation in the database — never by looping over reports in Python —
 from the accepted version of each monthly report and from the ledger only.
 
-Every indicator is computed for one or more kinds of period (month, quarter, half-year, year) in the same
-statement, through `calendar_period`, which maps each month to the periods it belongs to. Two shapes:
-
-- *stock* (BEN, HTE and their shares): for each grant, its latest accepted month within the period, added
-  up over the grants — "people served (staff employed) in the latest reported month";
-- *flow* (BEN_NEW, MUN, GRANTS, ONTIME): everything accepted (submitted, active) in the period;
-- *cumulative* (COMMITTED, DISBURSED): ledger entries up to the end of the period.
-
-The result is long format: one `Observation` per indicator, period and category of a disaggregation."""
+`portal.indicators.aggregate` reads month-level figures in a few set-based statements (one pass over the accepted
+reports, GROUPING SETS on PostgreSQL); `portal.indicators.rollup` turns months into periods by each indicator's
+measure (stock, flow, cumulative, ratio — one time rule for month, quarter, half-year and year). The result is long
+format: one `Observation` per indicator, period and category of a disaggregation, with the month it stands for and,
+for a stock, the grants current, carried and missing behind it."""
 
 from __future__ import annotations
 
+import functools
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,24 +21,19 @@ from sqlalchemy.orm import Session
 
 from portal import clock
 from portal.calls.services import get_programme
+from portal.indicators import aggregate, rollup
+from portal.labels import label
 from portal.models import (
     CalendarPeriod,
     Call,
     EntryKind,
-    GrantAgreement,
+    GrievanceCategory,
     HardToEmployCategory,
     Indicator,
-    LedgerEntry,
-    MonthlyReport,
     Municipality,
-    Organisation,
     Region,
-    ReportHireLine,
-    ReportServiceLine,
-    ReportVersion,
     ServiceType,
 )
-from portal.models.applications import application_service_type
 
 PERIOD_TYPES = ("month", "quarter", "half", "year")
 AGE_BANDS = (("age_0_17", "0-17"), ("age_18_64", "18-64"), ("age_65_79", "65-79"), ("age_80_plus", "80+"))
@@ -75,22 +68,34 @@ class Observation:
     label: str
     value: Decimal
     unit: str
+    as_of_month: date | None = None  # the month the value stands for
+    grants_current: int | None = None  # a stock: grants reporting that month,
+    grants_carried: int | None = None  # … carried from an earlier month within the window,
+    grants_missing: int | None = None  # … active with nothing accepted within the window
 
     def as_dict(self) -> dict[str, Any]:
         return {"indicator": self.indicator, "period_type": self.period_type, "period": self.period,
                 "period_start": self.period_start.isoformat(), "period_end": self.period_end.isoformat(),
                 "dimension": self.dimension, "category": self.category, "label": self.label,
-                "value": float(self.value), "unit": self.unit}
+                "value": float(self.value), "unit": self.unit,
+                "as_of_month": self.as_of_month.isoformat()[:7] if self.as_of_month else None,
+                "grants_current": self.grants_current, "grants_carried": self.grants_carried,
+                "grants_missing": self.grants_missing}
+
+
+CENT, ONE = Decimal("0.01"), Decimal("1")
 
 
 def shaped(value: Any, unit: str) -> Decimal:
     """Cents for money, one decimal for a percentage, whole numbers otherwise."""
+    if unit == "number" and type(value) is int:
+        return Decimal(value)
     number = Decimal(value)
     if unit == "eur":
-        return number.quantize(Decimal("0.01"))
+        return number.quantize(CENT)
     if unit == "percent":
         return number.quantize(ONE_DECIMAL, ROUND_HALF_UP)
-    return number.quantize(Decimal("1"))
+    return number.quantize(ONE)
 
 
 @dataclass
@@ -101,21 +106,38 @@ class Context:
     out: list[Observation] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)
     allowed: dict[str, set[str]] = field(default_factory=dict)  # the disaggregations each indicator shows
+    carry: dict[str, int] = field(default_factory=dict)  # a stock's carry window in months
+    active: dict[tuple[str, Any], dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    behind: rollup.Series = field(default_factory=rollup.Series)  # grants current/carried per month
 
-    def add(self, code: str, period_type: str, key: str, dimension: str, category: Any, value: Any) -> None:
-        if (period_type, key) not in self.periods or value is None or not self.filters.wants(code):
+    def put(self, code: str, period: rollup.Period, dimension: str, category: Any, value: Any, as_of: int,
+            counts: tuple = (None, None, None)) -> None:
+        if value is None or code not in self.allowed:
+            return
+        self.add(code, period.period_type, period.key, dimension, category, value, _month_of(as_of), counts)
+
+    def add(self, code: str, period_type: str, key: str, dimension: str, category: Any, value: Any,
+            as_of: date | None = None, counts: tuple = (None, None, None)) -> None:
+        span = self.periods.get((period_type, key))
+        if span is None or value is None or not self.filters.wants(code):
             return
         if dimension != "total" and dimension not in self.allowed.get(code, ()):
             return
-        start, end = self.periods[(period_type, key)]
+        start, end = span
         if dimension == "total":
             cat, label = "", ""
         elif dimension in self.labels:
-            cat, label = self.labels[dimension].get(category, (str(category), str(category)))
+            cat, label = self.labels[dimension].get(category) or (str(category), str(category))
         else:
             cat, label = str(category), str(category)
         unit = self.units.get(code, "number")
-        self.out.append(Observation(code, period_type, key, start, end, dimension, cat, label, shaped(value, unit), unit))
+        self.out.append(Observation(code, period_type, key, start, end, dimension, cat, label, shaped(value, unit), unit,
+                                    as_of, *counts))
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_of(index: int) -> date:
+    return aggregate.month_of(index)
 
 
 def parse_filters(args: Any, *, default_types: tuple[str, ...] = ("quarter",)) -> Filters:
@@ -163,197 +185,193 @@ def parse_filters(args: Any, *, default_types: tuple[str, ...] = ("quarter",)) -
     return filters
 
 
-# The building blocks ------------------------------------------------------------------------------------
-
-def _range(column, filters: Filters) -> list:
-    conditions = []
-    if filters.start:
-        conditions.append(column >= filters.start)
-    if filters.end:
-        conditions.append(column <= filters.end)
-    return conditions
-
-
-def _geography(query: sa.Select, filters: Filters, agreement_id) -> tuple[sa.Select, Any, Any]:
-    """Join the grant's municipality and region; apply the geographic and service-type filters."""
-    local = sa.orm.aliased(Organisation)
-    query = (query.join(GrantAgreement, GrantAgreement.id == agreement_id)
-             .join(local, local.id == GrantAgreement.municipality_org_id)
-             .join(Municipality, Municipality.id == local.municipality_id))
-    if filters.region_id:
-        query = query.where(Municipality.region_id == filters.region_id)
-    if filters.municipality_id:
-        query = query.where(Municipality.id == filters.municipality_id)
-    return query, Municipality.id, Municipality.region_id
-
-
-def _offers(filters: Filters, agreement_id) -> list:
-    """Grants offering the filtered service type (for figures that are not per service type)."""
-    if not filters.service_type_id:
-        return []
-    return [sa.exists().where(application_service_type.c.application_id == GrantAgreement.application_id,
-                              application_service_type.c.service_type_id == filters.service_type_id)]
-
-
-def accepted_reports(filters: Filters) -> sa.Subquery:
-    """Every accepted report in the range: the grant, the month, the version that counts, municipality, region."""
-    query = (sa.select(MonthlyReport.agreement_id, MonthlyReport.month, ReportVersion.id.label("version_id"))
-             .join(ReportVersion, sa.and_(ReportVersion.report_id == MonthlyReport.id,
-                                          ReportVersion.version == MonthlyReport.accepted_version))
-             .where(MonthlyReport.accepted_version.is_not(None), *_range(MonthlyReport.month, filters)))
-    query, municipality, region = _geography(query, filters, MonthlyReport.agreement_id)
-    query = query.add_columns(municipality.label("municipality_id"), region.label("region_id"),
-                              GrantAgreement.application_id.label("application_id"))
-    return query.subquery("accepted")
-
-
 def _periods(filters: Filters) -> sa.Select:
+    """Each period of the kinds asked for that has at least one month in the range."""
     cp = CalendarPeriod
-    return sa.select(cp).where(cp.period_type.in_(filters.period_types), *_range(cp.month, filters))
-
-
-def _latest(accepted: sa.Subquery, filters: Filters) -> sa.Subquery:
-    """For each grant and period, the latest month it has an accepted report for."""
-    cp = CalendarPeriod
-    return (sa.select(accepted.c.agreement_id, cp.period_type, cp.period_key, sa.func.max(accepted.c.month).label("month"))
-            .join(cp, cp.month == accepted.c.month)
-            .where(cp.period_type.in_(filters.period_types))
-            .group_by(accepted.c.agreement_id, cp.period_type, cp.period_key).subquery("latest"))
-
-
-def _stock(accepted: sa.Subquery, latest: sa.Subquery, line, columns: list, dimension=None, where=(),
-           outer: bool = False) -> sa.Select:
-    """`outer`: a report without any line still counts (as 0), as for a grant without hard-to-employ staff."""
-    group = [latest.c.period_type, latest.c.period_key] + ([dimension] if dimension is not None else [])
-    return (sa.select(*group, *[sa.func.coalesce(sa.func.sum(c), 0) for c in columns]).select_from(latest)
-            .join(accepted, sa.and_(accepted.c.agreement_id == latest.c.agreement_id, accepted.c.month == latest.c.month))
-            .join(line, line.version_id == accepted.c.version_id, isouter=outer).where(*where).group_by(*group))
-
-
-def _flow(accepted: sa.Subquery, filters: Filters, line, select_columns: list, dimension=None, where=()) -> sa.Select:
-    cp = CalendarPeriod
-    group = [cp.period_type, cp.period_key] + ([dimension] if dimension is not None else [])
-    return (sa.select(*group, *select_columns).select_from(accepted).join(cp, cp.month == accepted.c.month)
-            .join(line, line.version_id == accepted.c.version_id)
-            .where(cp.period_type.in_(filters.period_types), *where).group_by(*group))
-
-
-def _active_grants(filters: Filters) -> sa.Subquery:
-    """Grants with money committed in the ledger (net of reversals), their term in force and place."""
-    from portal.grants.services import terms_in_force
-
-    terms = terms_in_force()
-    committed = (sa.select(LedgerEntry.agreement_id).where(LedgerEntry.kind == EntryKind.COMMITMENT)
-                 .group_by(LedgerEntry.agreement_id).having(sa.func.sum(LedgerEntry.amount_eur) > 0))
-    query = sa.select(GrantAgreement.id.label("agreement_id"), terms.c.start_date, terms.c.end_date).select_from(terms)
-    query, municipality, region = _geography(query, filters, terms.c.agreement_id)
-    query = query.add_columns(municipality.label("municipality_id"), region.label("region_id"))
-    return query.where(GrantAgreement.id.in_(committed), *_offers(filters, GrantAgreement.id)).subquery("grants")
-
-
-def _first_service_type() -> sa.Subquery:
-    """Each application's first service type (money counts under one, never twice)."""
-    first = (sa.select(application_service_type.c.application_id, sa.func.min(ServiceType.sort_order).label("sort_order"))
-             .join(ServiceType, ServiceType.id == application_service_type.c.service_type_id)
-             .group_by(application_service_type.c.application_id).subquery())
-    return (sa.select(first.c.application_id, ServiceType.id.label("service_type_id"))
-            .join(ServiceType, ServiceType.sort_order == first.c.sort_order).subquery("main_service"))
+    query = (sa.select(cp.period_type, cp.period_key, cp.period_start, cp.period_end)
+             .where(cp.period_type.in_(filters.period_types)).distinct())
+    if filters.start:
+        query = query.where(cp.month >= filters.start)
+    if filters.end:
+        query = query.where(cp.month <= filters.end)
+    return query
 
 
 # The indicators ---------------------------------------------------------------------------------------
 
-def _beneficiaries(session: Session, ctx: Context, accepted: sa.Subquery, latest: sa.Subquery) -> None:
-    filters = ctx.filters
-    line = ReportServiceLine
-    where = [line.service_type_id == filters.service_type_id] if filters.service_type_id else []
-    wants_ben = filters.wants("BEN") or filters.wants("BEN_FEMALE")
-    if wants_ben:
-        columns = [line.total, line.female, line.male] + [getattr(line, c) for c, _b in AGE_BANDS] + [
-            line.with_disability, line.without_disability]
-        for ptype, key, total, female, male, *rest in session.execute(_stock(accepted, latest, line, columns, where=where)):
-            ctx.add("BEN", ptype, key, "total", None, total)
-            for code, value in (("female", female), ("male", male)):
-                ctx.add("BEN", ptype, key, "sex", code, value)
-            for (_column, band), value in zip(AGE_BANDS, rest[:4], strict=True):
-                ctx.add("BEN", ptype, key, "age_band", band, value)
-            ctx.add("BEN", ptype, key, "disability", "yes", rest[4])
-            ctx.add("BEN", ptype, key, "disability", "no", rest[5])
-            if total:
-                ctx.add("BEN_FEMALE", ptype, key, "total", None, Decimal(female) * HUNDRED / Decimal(total))
-        for dimension, column in (("service_type", line.service_type_id), ("municipality", accepted.c.municipality_id),
-                                  ("region", accepted.c.region_id)):
-            for ptype, key, category, total, female in session.execute(
-                    _stock(accepted, latest, line, [line.total, line.female], column, where)):
-                ctx.add("BEN", ptype, key, dimension, category, total)
-                if dimension != "service_type" and total:
-                    ctx.add("BEN_FEMALE", ptype, key, dimension, category, Decimal(female) * HUNDRED / Decimal(total))
-    if filters.wants("BEN_NEW"):
-        for dimension, column in (("total", None), ("service_type", line.service_type_id),
-                                  ("municipality", accepted.c.municipality_id), ("region", accepted.c.region_id)):
-            for ptype, key, *row in session.execute(
-                    _flow(accepted, filters, line, [sa.func.sum(line.new_this_month)], column, where)):
-                ctx.add("BEN_NEW", ptype, key, dimension, row[0] if column is not None else None, row[-1])
-    if filters.wants("MUN"):
-        operating = [line.total > 0, *where]
-        for dimension, column in (("total", None), ("region", accepted.c.region_id),
-                                  ("service_type", line.service_type_id)):
-            for ptype, key, *row in session.execute(_flow(
-                    accepted, filters, line, [sa.func.count(sa.distinct(accepted.c.municipality_id))], column, operating)):
-                ctx.add("MUN", ptype, key, dimension, row[0] if column is not None else None, row[-1])
+STOCK_CODES = ("BEN", "HTE", "MUN")
 
 
-def _staff(session: Session, ctx: Context, accepted: sa.Subquery, latest: sa.Subquery) -> None:
-    filters = ctx.filters
-    if not (filters.wants("HTE") or filters.wants("HTE_FEMALE")):
+def _counts(ctx: Context, code: str, dimension: str, category: Any, month: int) -> tuple:
+    """(current, carried, missing) grants behind a stock: missing are the grants active that month (money committed,
+    term covering it) with nothing accepted within the carry window. Known for the total and per place."""
+    if dimension not in ("total", "municipality", "region"):
+        return (None, None, None)
+    values = ctx.behind.at((dimension, category), month) or {}
+    current, carried = values.get("current") or 0, values.get(f"carried_{code}") or 0
+    active = ctx.active.get((dimension, category), {}).get(month, 0)
+    return (current, carried, max(active - current - carried, 0))
+
+
+def _operating(series: rollup.Series, regions: dict[int, int]) -> dict[tuple[str, Any], dict[int, int]]:
+    """MUN by month: municipalities whose beneficiaries' stock is above zero — in all, per region, per service type."""
+    out: dict[tuple[str, Any], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (dimension, category), months in series.months.items():
+        for month, values in months.items():
+            if not values.get("total"):
+                continue
+            if dimension == "municipality":
+                out[("total", None)][month] += 1
+                out[("region", regions.get(category))][month] += 1
+            elif dimension == "service_type+municipality":
+                out[("service_type", category[0])][month] += 1
+    return out
+
+
+def _people(session: Session, ctx: Context, scope: aggregate.Scope, periods: list[rollup.Period]) -> None:
+    if not any(ctx.filters.wants(c) for c in ("BEN", "BEN_FEMALE", "BEN_NEW", "BEN_CUM", "MUN")):
         return
-    line = ReportHireLine
-    offers = []
-    if filters.service_type_id:
-        offers = [sa.exists().where(application_service_type.c.application_id == accepted.c.application_id,
-                                    application_service_type.c.service_type_id == filters.service_type_id)]
-    for dimension, column in (("total", None), ("hte_category", line.category_id),
-                              ("municipality", accepted.c.municipality_id), ("region", accepted.c.region_id)):
-        for ptype, key, *row in session.execute(_stock(accepted, latest, line, [line.total, line.female], column, offers,
-                                                       outer=column is None)):
-            category, total, female = (row[0], row[1], row[2]) if column is not None else (None, row[0], row[1])
-            ctx.add("HTE", ptype, key, dimension, category, total)
-            if dimension == "total":
-                ctx.add("HTE", ptype, key, "sex", "female", female)
-                ctx.add("HTE", ptype, key, "sex", "male", (total or 0) - (female or 0))
-            if dimension in ("total", "municipality", "region") and total:
-                ctx.add("HTE_FEMALE", ptype, key, dimension, category, Decimal(female) * HUNDRED / Decimal(total))
+    sets = ("total", "service_type", "municipality", "region", "service_type+municipality")
+    series = rollup.Series.of(aggregate.service_months(session, scope, ctx.carry.get("BEN", 3), sets))
+    operating = _operating(series, dict(session.execute(sa.select(Municipality.id, Municipality.region_id)).all()))
+    new_columns = ("new_this_month", "new_female", "new_male", *[f"new_{c}" for c, _b in AGE_BANDS],
+                   "new_with_disability", "new_without_disability")
+    cumulative = rollup.Cumulative(series, new_columns)
+    keys = {k for k in series.keys() if k[0] != "service_type+municipality"} | {("total", None)}
+    for p in periods:
+        for key in keys:
+            dimension, category = key
+            v = series.at(key, p.evaluation)
+            counts = _counts(ctx, "BEN", dimension, category, p.evaluation)
+            if v is not None or any(counts[:3] if counts[0] is not None else ()):
+                v = v or {}
+                at = (p, dimension, category)
+                ctx.put("BEN", *at, v.get("total") or 0, p.evaluation, counts)
+                ctx.put("MUN", *at, operating.get(key, {}).get(p.evaluation, 0), p.evaluation, counts)
+                if dimension in ("total", "municipality", "region"):
+                    ctx.put("BEN_FEMALE", *at, rollup.share(v.get("female"), v.get("total")), p.evaluation, counts)
+                if dimension == "total" and v:
+                    for code, column in (("female", "female"), ("male", "male")):
+                        ctx.put("BEN", p, "sex", code, v[column], p.evaluation)
+                    for column, band in AGE_BANDS:
+                        ctx.put("BEN", p, "age_band", band, v[column], p.evaluation)
+                    ctx.put("BEN", p, "disability", "yes", v["with_disability"], p.evaluation)
+                    ctx.put("BEN", p, "disability", "no", v["without_disability"], p.evaluation)
+            for code, figure in (("BEN_NEW", lambda c, key=key, p=p: series.total(key, c, p.first, p.evaluation)),
+                                 ("BEN_CUM", lambda c, key=key, p=p: cumulative.at(key, c, p.evaluation))):
+                if not ctx.filters.wants(code):
+                    continue
+                total = figure("new_this_month")
+                if total is None:
+                    continue
+                ctx.put(code, p, dimension, category, total, p.evaluation)
+                if dimension == "total":
+                    ctx.put(code, p, "sex", "female", figure("new_female"), p.evaluation)
+                    ctx.put(code, p, "sex", "male", figure("new_male"), p.evaluation)
+                    for column, band in AGE_BANDS:
+                        ctx.put(code, p, "age_band", band, figure(f"new_{column}"), p.evaluation)
+                    ctx.put(code, p, "disability", "yes", figure("new_with_disability"), p.evaluation)
+                    ctx.put(code, p, "disability", "no", figure("new_without_disability"), p.evaluation)
 
 
-def _grants_and_timeliness(session: Session, ctx: Context, now: datetime) -> None:
+def _staff(session: Session, ctx: Context, scope: aggregate.Scope, periods: list[rollup.Period]) -> None:
+    if not any(ctx.filters.wants(c) for c in ("HTE", "HTE_FEMALE", "HTE_NEW", "HTE_CUM")):
+        return
+    sets = ("total", "hte_category", "municipality", "region")
+    series = rollup.Series.of(aggregate.staff_months(session, scope, ctx.carry.get("HTE", 3), sets))
+    cumulative = rollup.Cumulative(series, ("new", "new_female"))
+    keys = set(series.keys()) | {("total", None)} | {k for k in ctx.behind.keys()}
+    for p in periods:
+        for key in keys:
+            dimension, category = key
+            v = series.at(key, p.evaluation)
+            counts = _counts(ctx, "HTE", dimension, category, p.evaluation)
+            if v is not None or any(counts[:3] if counts[0] is not None else ()):
+                v = v or {}
+                total, female = v.get("total") or 0, v.get("female") or 0
+                ctx.put("HTE", p, dimension, category, total, p.evaluation, counts)
+                if dimension == "total":
+                    ctx.put("HTE", p, "sex", "female", female, p.evaluation)
+                    ctx.put("HTE", p, "sex", "male", total - female, p.evaluation)
+                if dimension in ("total", "municipality", "region"):
+                    ctx.put("HTE_FEMALE", p, dimension, category, rollup.share(female, total), p.evaluation, counts)
+            for code, new, women in (("HTE_NEW", series.total(key, "new", p.first, p.evaluation),
+                                      series.total(key, "new_female", p.first, p.evaluation)),
+                                     ("HTE_CUM", cumulative.at(key, "new", p.evaluation),
+                                      cumulative.at(key, "new_female", p.evaluation))):
+                if new is None:
+                    continue
+                ctx.put(code, p, dimension, category, new, p.evaluation)
+                if dimension == "total":
+                    ctx.put(code, p, "sex", "female", women or 0, p.evaluation)
+                    ctx.put(code, p, "sex", "male", new - (women or 0), p.evaluation)
+
+
+def _grants_and_timeliness(session: Session, ctx: Context, scope: aggregate.Scope, periods: list[rollup.Period],
+                           now: datetime) -> None:
+    """Active grants per period (GRANTS) and per month (the grants a stock expects), and timeliness (ONTIME)."""
     filters = ctx.filters
-    cp = CalendarPeriod
-    grants = _active_grants(filters)
-    active = sa.and_(cp.month <= grants.c.end_date, cp.month_end >= grants.c.start_date,
-                     cp.period_type.in_(filters.period_types), *_range(cp.month, filters))
-    if filters.wants("GRANTS"):
-        for dimension, column in (("total", None), ("region", grants.c.region_id),
-                                  ("municipality", grants.c.municipality_id)):
-            group = [cp.period_type, cp.period_key] + ([column] if column is not None else [])
-            for ptype, key, *row in session.execute(
-                    sa.select(*group, sa.func.count(sa.distinct(grants.c.agreement_id))).select_from(grants)
-                    .join(cp, active).group_by(*group)):
-                ctx.add("GRANTS", ptype, key, dimension, row[0] if column is not None else None, row[-1])
-    if filters.wants("ONTIME"):
-        last_due = _last_due_month(session, now)
-        for dimension, column in (("total", None), ("region", grants.c.region_id)):
-            group = [cp.period_type, cp.period_key] + ([column] if column is not None else [])
-            due = {tuple(r[:-1]): r[-1] for r in session.execute(
-                sa.select(*group, sa.func.count()).select_from(grants).join(cp, active).where(cp.month <= last_due)
-                .group_by(*group))}
-            on_time = {tuple(r[:-1]): r[-1] for r in session.execute(
-                sa.select(*group, sa.func.count(MonthlyReport.id)).select_from(grants)
-                .join(cp, active).join(MonthlyReport, sa.and_(MonthlyReport.agreement_id == grants.c.agreement_id,
-                                                              MonthlyReport.month == cp.month))
-                .where(cp.month <= last_due, MonthlyReport.submitted_on_time.is_(True)).group_by(*group))}
-            for group_key, count in due.items():
-                if count:
-                    ctx.add("ONTIME", group_key[0], group_key[1], dimension, group_key[2] if column is not None else None,
-                            Decimal(on_time.get(group_key, 0)) * HUNDRED / Decimal(count))
+    types = tuple(dict.fromkeys((*filters.period_types, "month")))
+    first = min((p.start for p in periods), default=filters.start or FIRST_MONTH)
+    for ptype, key, dimension, category, count in aggregate.active_grants(
+            session, scope, types, first, ("total", "municipality", "region")):
+        if ptype == "month":
+            year, month = (int(part) for part in key.split("-"))
+            ctx.active[(dimension, category)][aggregate.month_index(date(year, month, 1))] = count
+        if (ptype, key) in ctx.periods:
+            ctx.add("GRANTS", ptype, key, dimension, category, count)
+    if not filters.wants("ONTIME"):
+        return
+    last_due = _last_due_month(session, now)
+    on_time = rollup.Series.of(aggregate.on_time_months(session, scope, last_due, ("total", "region")))
+    due_until = aggregate.month_index(last_due)
+    for p in periods:
+        last = min(p.evaluation, due_until)
+        for key, months in ctx.active.items():
+            if key[0] not in ("total", "region"):
+                continue
+            due = sum(n for month, n in months.items() if p.first <= month <= last)
+            if due:
+                done = on_time.total(key, "n", p.first, last) or 0
+                ctx.put("ONTIME", p, key[0], key[1], Decimal(done) * HUNDRED / Decimal(due), last)
+
+
+def _grievances(session: Session, ctx: Context, scope: aggregate.Scope, periods: list[rollup.Period],
+                now: datetime) -> None:
+    """GRM_RECEIVED (flow) and the shares acknowledged and resolved on time (ratios, of the cases received in the
+    period whose deadline has passed or that met it). Sensitive cases never appear by place or category, and count in
+    the totals only when there are at least the mechanism's threshold of them (as on the grievance figures page)."""
+    codes = ("GRM_RECEIVED", "GRM_ACK_ONTIME", "GRM_RESOLVED_ONTIME")
+    if not any(ctx.filters.wants(c) for c in codes):
+        return
+    from portal.models import GrievanceSettings
+
+    rows = list(aggregate.grievances(session, scope, now))
+    threshold = session.scalar(sa.select(GrievanceSettings.sensitive_threshold).limit(1)) or 5  # read, never created
+    sensitive_counted = sum(r["sensitive"] for r in rows) >= threshold
+    months: dict[tuple[str, Any], dict[int, dict[str, int]]] = defaultdict(dict)
+    for r in rows:
+        if r["sensitive"] and not sensitive_counted:
+            continue
+        keys = [("total", None)] + ([] if r["sensitive"] else [
+            ("municipality", r["municipality"]), ("region", r["region"]), ("grievance_category", r["category"])])
+        for key in keys:
+            tally = months[key].setdefault(r["month"], defaultdict(int))
+            for name in ("ack_due", "ack_on_time", "resolve_due", "resolved_on_time"):
+                tally[name] += r[name]
+            tally["received"] += 1
+    series = rollup.Series(months=months)
+    for p in periods:
+        for key in months:
+            received = series.total(key, "received", p.first, p.evaluation)
+            if received is None:
+                continue
+            ctx.put("GRM_RECEIVED", p, key[0], key[1], received, p.evaluation)
+            for code, due, met in (("GRM_ACK_ONTIME", "ack_due", "ack_on_time"),
+                                   ("GRM_RESOLVED_ONTIME", "resolve_due", "resolved_on_time")):
+                ctx.put(code, p, key[0], key[1], rollup.share(series.total(key, met, p.first, p.evaluation),
+                                                              series.total(key, due, p.first, p.evaluation)),
+                        p.evaluation)
 
 
 def _last_due_month(session: Session, now: datetime) -> date:
@@ -367,38 +385,22 @@ def _last_due_month(session: Session, now: datetime) -> date:
     return month
 
 
-def _money(session: Session, ctx: Context) -> None:
-    filters = ctx.filters
-    wanted = [c for c in ("COMMITTED", "COMMITTED_PCT", "DISBURSED", "DISBURSED_PCT") if filters.wants(c)]
-    if not wanted:
+def _money(session: Session, ctx: Context, scope: aggregate.Scope, periods: list[rollup.Period]) -> None:
+    if not any(ctx.filters.wants(c) for c in ("COMMITTED", "COMMITTED_PCT", "DISBURSED", "DISBURSED_PCT")):
         return
-    cp = CalendarPeriod
-    periods = (sa.select(cp.period_type, cp.period_key, sa.func.max(cp.period_end).label("period_end"))
-               .where(cp.period_type.in_(filters.period_types), *_range(cp.month, filters))
-               .group_by(cp.period_type, cp.period_key).subquery("periods"))
-    main_service = _first_service_type()
+    rows = list(aggregate.ledger_months(session, scope, ("total", "call", "municipality", "region", "service_type")))
     envelope = get_programme(session).envelope_eur
-    for dimension, pick in (("total", None), ("call", "call"), ("municipality", "municipality"), ("region", "region"),
-                            ("service_type", "service_type")):
-        query = sa.select(periods.c.period_type, periods.c.period_key).select_from(periods).join(
-            LedgerEntry, LedgerEntry.entry_date <= periods.c.period_end)
-        query, municipality, region = _geography(query, filters, LedgerEntry.agreement_id)
-        column = {"call": LedgerEntry.call_id, "municipality": municipality, "region": region}.get(pick)
-        if pick == "service_type":
-            query = query.outerjoin(main_service, main_service.c.application_id == GrantAgreement.application_id)
-            column = main_service.c.service_type_id
-        group = [periods.c.period_type, periods.c.period_key] + ([column] if column is not None else [])
-        query = query.where(*_offers(filters, GrantAgreement.id)).add_columns(
-            *([column] if column is not None else []), LedgerEntry.kind, sa.func.sum(LedgerEntry.amount_eur)).group_by(
-            *group, LedgerEntry.kind)
-        for ptype, key, *row in session.execute(query):
-            category = row[0] if column is not None else None
-            kind, amount = row[-2], row[-1]
-            code = "COMMITTED" if kind == EntryKind.COMMITMENT else "DISBURSED"
-            if filters.wants(code):
-                ctx.add(code, ptype, key, dimension, category, amount)
-            if dimension == "total" and filters.wants(f"{code}_PCT") and envelope:
-                ctx.add(f"{code}_PCT", ptype, key, "total", None, Decimal(amount) * HUNDRED / envelope)
+    for kind, code in ((EntryKind.COMMITMENT, "COMMITTED"), (EntryKind.DISBURSEMENT, "DISBURSED")):
+        series = rollup.Series.of(rows, kind=kind)
+        cumulative = rollup.Cumulative(series, ("amount",))
+        for p in periods:
+            for key in series.keys():
+                amount = cumulative.at(key, "amount", p.evaluation)
+                if amount is None:
+                    continue
+                ctx.put(code, p, key[0], key[1], amount, p.evaluation)
+                if key[0] == "total" and envelope:
+                    ctx.put(f"{code}_PCT", p, "total", None, Decimal(amount) * HUNDRED / envelope, p.evaluation)
 
 
 # Putting it together -----------------------------------------------------------------------------------
@@ -410,6 +412,7 @@ def _labels(session: Session) -> dict[str, dict[Any, tuple[str, str]]]:
         "region": {r.id: (str(r.code), r.name()) for r in session.scalars(sa.select(Region))},
         "hte_category": {c.id: (c.code, c.name()) for c in session.scalars(sa.select(HardToEmployCategory))},
         "call": {c.id: (c.reference, c.reference) for c in session.scalars(sa.select(Call))},
+        "grievance_category": {c.value: (c.value, label(c.value, "grievance_category")) for c in GrievanceCategory},
     }
 
 
@@ -419,6 +422,8 @@ def labels_by_code(session: Session, dimensions: tuple[str, ...] | None = None) 
     out: dict[str, dict[str, str]] = {}
     sources = {"service_type": ServiceType, "municipality": Municipality, "region": Region,
                "hte_category": HardToEmployCategory, "call": Call}
+    if wanted is None or "grievance_category" in wanted:
+        out["grievance_category"] = {c.value: label(c.value, "grievance_category") for c in GrievanceCategory}
     for dimension, model in sources.items():
         if wanted is not None and dimension not in wanted:
             continue
@@ -441,16 +446,24 @@ def compute(session: Session, filters: Filters, now: datetime | None = None) -> 
     start = filters.start or FIRST_MONTH
     filters = Filters(**{**filters.__dict__, "codes": codes, "start": start, "end": end})
     ctx = Context(filters=filters, units={c: i.unit for c, i in indicators.items()}, labels=_labels(session),
-                  allowed={c: set(i.disaggregations or ()) for c, i in indicators.items()})
-    ctx.periods = {(p.period_type, p.period_key): (p.period_start, p.period_end)
-                   for p in session.scalars(_periods(filters))}
+                  allowed={c: set(i.disaggregations or ()) for c, i in indicators.items()},
+                  carry={c: max(1, i.carry_months or 1) for c, i in indicators.items()})
+    found = session.execute(_periods(filters)).all()
+    ctx.periods = {(ptype, key): (start, end_) for ptype, key, start, end_ in found}
     if codes:
-        accepted = accepted_reports(filters)
-        latest = _latest(accepted, filters)
-        _beneficiaries(session, ctx, accepted, latest)
-        _staff(session, ctx, accepted, latest)
-        _grants_and_timeliness(session, ctx, now)
-        _money(session, ctx)
+        periods = rollup.periods_of(found, end)
+        scope = aggregate.Scope(last=end, region_id=filters.region_id, municipality_id=filters.municipality_id,
+                                service_type_id=filters.service_type_id)
+        with aggregate.planner_settings(session):
+            _grants_and_timeliness(session, ctx, scope, periods, now)
+            if any(filters.wants(c) for c in ("BEN", "BEN_FEMALE", "MUN", "HTE", "HTE_FEMALE")):
+                ctx.behind = rollup.Series.of(aggregate.grant_months(
+                    session, scope, {"BEN": ctx.carry.get("BEN", 3), "HTE": ctx.carry.get("HTE", 3)},
+                    ("total", "municipality", "region")))
+            _people(session, ctx, scope, periods)
+            _staff(session, ctx, scope, periods)
+            _money(session, ctx, scope, periods)
+        _grievances(session, ctx, scope, periods, now)
     order = {c: i.sort_order for c, i in indicators.items()}
     type_order = {t: n for n, t in enumerate(PERIOD_TYPES)}
     dimension_order = {"total": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from weakref import WeakKeyDictionary
 
@@ -59,7 +59,7 @@ class PlaceRow:
 class Dashboard:
     statuses: list[Status]
     months: list[str]  # months with accepted reports
-    series: dict[str, list[Decimal]]  # BEN, HTE → value per month (0 where none)
+    series: dict[str, list[Decimal]]  # BEN, BEN_CUM, HTE, HTE_CUM → value per month (0 where none)
     money_months: list[str]
     money: dict[str, list[Decimal]]  # COMMITTED, DISBURSED → cumulative value per month
     by_region: list[PlaceRow]
@@ -69,6 +69,8 @@ class Dashboard:
     stale: bool = False
     data_version: int | None = None
     table_codes: tuple[str, ...] = ("BEN", "HTE", "GRANTS", "COMMITTED", "DISBURSED")
+    # months of the beneficiaries' stock with grants carried or missing: (month, current, carried, missing)
+    gaps: list[tuple[str, int, int, int]] = field(default_factory=list)
 
 
 def statuses(indicators: list[Indicator], observations: list[Observation], today: date) -> list[Status]:
@@ -83,9 +85,19 @@ def statuses(indicators: list[Indicator], observations: list[Observation], today
         label = str(today.year)
         if target is None:
             target, label = indicator.end_target, (indicator.end_target_date.isoformat() if indicator.end_target_date else "")
-        out.append(Status(indicator, current.value if current else None, min(current.period_end, today) if current else None,
-                          previous.value if previous else None, previous.period_end if previous else None, target, label))
+        out.append(Status(indicator, current.value if current else None, _stands_for(current, today),
+                          previous.value if previous else None, _stands_for(previous, today), target, label))
     return out
+
+
+def _stands_for(observation: Observation | None, today: date) -> date | None:
+    """The date a value stands for: the end of the month it was read at (a stock, a cumulative figure) or of the last
+    month it adds up (a flow), never after today."""
+    if observation is None:
+        return None
+    month = observation.as_of_month or observation.period_end.replace(day=1)
+    following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return min(following - timedelta(days=1), observation.period_end, today)
 
 
 _CACHE: WeakKeyDictionary = WeakKeyDictionary()  # session factory (one database) → {key: Dashboard}
@@ -123,19 +135,23 @@ def _build(session: Session, now: datetime, today: date, snap: snapshot.Snapshot
                                     periods=(current,), snap=snap)
     observations = totals + by_place
     monthly: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    gaps = []
     places: dict[str, dict[str, PlaceRow]] = {"region": {}, "municipality": {}}
     for o in observations:
         if o.period_type == "month" and o.dimension == "total":
             monthly[o.indicator][o.period] = o.value
+            if o.indicator == "BEN" and (o.grants_carried or o.grants_missing):
+                gaps.append((o.period, o.grants_current or 0, o.grants_carried or 0, o.grants_missing or 0))
         elif o.period_type == "half" and o.period == current and o.dimension in places:
             row = places[o.dimension].setdefault(o.category, PlaceRow(o.label))
             row.values[o.indicator] = o.value
     months = sorted(set(monthly["BEN"]) | set(monthly["HTE"]))
-    series = {code: [monthly[code].get(m, Decimal(0)) for m in months] for code in ("BEN", "HTE")}
+    series = {code: [monthly[code].get(m, Decimal(0)) for m in months] for code in ("BEN", "BEN_CUM", "HTE", "HTE_CUM")}
     money_months = sorted(set(monthly["COMMITTED"]) | set(monthly["DISBURSED"]))
     money = {code: [monthly[code].get(m, Decimal(0)) for m in money_months] for code in ("COMMITTED", "DISBURSED")}
     return Dashboard(statuses=statuses(indicators, observations, today), months=months, series=series,
                      money_months=money_months, money=money,
                      by_region=sorted(places["region"].values(), key=lambda r: r.label),
                      by_municipality=sorted(places["municipality"].values(), key=lambda r: r.label), current_half=current,
-                     refreshed=snap.refresh, stale=snap.stale, data_version=snap.data_version)
+                     refreshed=snap.refresh, stale=snap.stale, data_version=snap.data_version,
+                     gaps=sorted(gaps, reverse=True)[:12])

@@ -32,6 +32,9 @@ class IndicatorForm(FlaskForm):
     iati_result = BooleanField(_l("Published as a result in the IATI file"),
                                description=_l("Leave unticked for rates that describe how the programme runs "
                                               "(timeliness, money committed or paid) rather than what it achieves."))
+    carry_months = StringField(_l("Carry window (months)"), validators=[Optional(), Length(max=3)],
+                               description=_l("A stock only: how many months a grant's latest accepted month stands "
+                                              "for when later reports are missing (1: never carried; default 3)."))
     submit = SubmitField(_l("Save"))
 
 
@@ -40,3 +43,13 @@ class TokenForm(FlaskForm):
         "Give the token a name, such as the script that will use it.")), Length(max=100)],
         description=_l("What will use it, for example “ISR dashboard refresh”."))
     submit = SubmitField(_l("Create a token"))
+
+
+class IsrCommentForm(FlaskForm):
+    """The ministry's comment on an indicator for an ISR period; the service checks it (empty, length, version)."""
+    version = HiddenField()
+    body = TextAreaField(_l("Comment"), description=_l(
+        "What the figure shows for this period and why: progress, delays, corrections. At most 4000 characters."))
+    language = SelectField(_l("Written in"), choices=[("mk", "Македонски"), ("sq", "Shqip"), ("en", "English")],
+                           validate_choice=False)
+    submit = SubmitField(_l("Save as a new version"))

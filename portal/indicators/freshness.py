@@ -8,6 +8,7 @@ about it:
   `first_submitted_at` or `submitted_on_time` change), or deleted;
 - a ledger entry inserted, changed or deleted; an agreement version added or changed; a grant moved to another
   municipality or application;
+- a grievance received, acknowledged, closed, re-opened or marked sensitive; the grievance threshold changed;
 - the indicator catalogue or the programme settings changed; a service type's order changed (money counts under
   a grant's first service type).
 
@@ -43,6 +44,8 @@ from portal.models import (
     AgreementVersion,
     CalendarPeriod,
     GrantAgreement,
+    Grievance,
+    GrievanceSettings,
     Indicator,
     IndicatorDataVersion,
     LedgerEntry,
@@ -63,10 +66,13 @@ WATCHED: dict[type, tuple[str, ...] | None] = {
     Programme: None,
     ServiceType: ("sort_order", "active"),
     CalendarPeriod: None,
+    Grievance: ("status", "acknowledged_at", "first_closed_at", "sensitive", "municipality_id", "category",
+                "acknowledge_due_at", "resolve_due_at"),
+    GrievanceSettings: ("sensitive_threshold",),
 }
 # Inserting one of these moves the figures only when it already carries data that counts.
 NEW_COUNTS_WHEN = {MonthlyReport: ("accepted_version", "first_submitted_at", "submitted_on_time"),
-                   GrantAgreement: ()}
+                   GrantAgreement: (), GrievanceSettings: ()}  # the settings row is created with the defaults
 ROW = 1
 _ENGINES: WeakSet = WeakSet()
 _REGISTERED = False

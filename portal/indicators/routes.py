@@ -7,12 +7,14 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal import access, clock
 from portal.access import permission_required
-from portal.api import tokens
+from portal.api import cache, tokens
 from portal.calls.forms import ConfirmForm
 from portal.db import db
 from portal.errors import NotFound, ValidationFailed
@@ -39,7 +41,23 @@ def _choices() -> dict:
 @permission_required(access.can_view_indicators)
 def index():
     data = dashboard.build(db)
-    return render_template("indicators/dashboard.html", data=data, choices=_choices(), labels=exports.dimension_label)
+    # The page's body is the same for every reader of one snapshot, language and day: rendered once and kept (the
+    # figures' formatting is most of a request's time); the frame around it (menu, session) is rendered each time.
+    key = ("dashboard", data.refreshed.id if data.refreshed else None, data.data_version, data.stale,
+           str(get_locale() or ""), clock.utc_to_skopje(clock.now()).date().isoformat())
+    kept = cache.of(key=DASHBOARD_CACHE, max_entries=32).get(key)
+    if kept is not None:
+        body = Markup(kept[0])  # noqa: S704 (our own template's output, escaped when it was rendered)
+        return render_template("indicators/dashboard.html", data=data, cached_body=body)
+    page = render_template("indicators/dashboard.html", data=data, choices=_choices(), labels=exports.dimension_label)
+    start, end = page.find(BODY[0]), page.find(BODY[1])
+    if data.refreshed is not None and 0 <= start < end:
+        cache.of(key=DASHBOARD_CACHE, max_entries=32).put(key, page[start + len(BODY[0]):end], "")
+    return page
+
+
+DASHBOARD_CACHE = "indicator_dashboard_cache"
+BODY = ("<!--dashboard-body-->", "<!--/dashboard-body-->")
 
 
 def finance_summary() -> list[tuple[str, object, str]]:
@@ -73,11 +91,23 @@ def download(fmt: str):
         else:
             chunks = exports.csv_rows(snapshot.rows(db, filters, snap=snap), names, labels)
         return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
+    # Built once per snapshot and kept (the workbook of every observation takes seconds to write): the key is the
+    # snapshot, the data version, the day (the ISR's current values), the language and the parameters.
+    today = clock.utc_to_skopje(clock.now()).date()
+    key = None if snap is None or snap.stale else (
+        "xlsx", snap.refresh.id, snap.data_version, today.isoformat(), str(get_locale() or ""),
+        tuple(sorted(request.args.items(multi=True))))
+    kept = cache.of(key="indicator_xlsx_cache", max_entries=8).get(key) if key else None
+    if kept is not None:
+        return Response(kept[0], mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers=headers)
     observations, _snap = snapshot.read(db, filters, snap=snap)
     halves = observations if "half" in filters.period_types else snapshot.read(
         db, replace(filters, period_types=("half",)), dimensions=("total",), snap=snap)[0]
-    statuses = dashboard.statuses(indicators, halves, clock.utc_to_skopje(clock.now()).date())
+    statuses = dashboard.statuses(indicators, halves, today)
     content = exports.xlsx_bytes(exports.frames(observations, indicators, statuses, finance_summary(), as_of=as_of))
+    if key is not None:
+        cache.of(key="indicator_xlsx_cache", max_entries=8).put(key, content, "")
     return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers=headers)
 

@@ -117,6 +117,10 @@ def dashboard_for(session: Session, user: User) -> dict[str, Any]:
         data["licence_valid"] = org.licence_valid_on(today)
         data["licence_expires_soon"] = bool(
             org.licence_valid_until and today <= org.licence_valid_until <= today + timedelta(days=LICENCE_WARNING_DAYS))
+    if user.role in (Role.ADMIN, Role.REVIEWER):
+        from portal.grievances.services import overdue_for
+
+        data["grievances_overdue"] = overdue_for(session, user)  # only the cases this handler may see
     if user.role in (Role.MUNICIPALITY, Role.PROVIDER, Role.MONITOR):
         data["colleagues"] = list(session.scalars(
             sa.select(User).where(User.organisation_id == user.organisation_id, User.active.is_(True))

@@ -22,7 +22,23 @@ from portal.models.audit import AuditEvent
 from portal.models.calls import Call, CallAmendment, CallKind, CallStatus, ExchangeRate, Programme, RubricCriterion
 from portal.models.documents import Document
 from portal.models.eois import EoiMessage, EoiService, EoiStatus, EoiSubmission, ExpressionOfInterest, MessageKind
+from portal.models.finance_reports import (
+    FinanceReportStatus,
+    FinancialReport,
+    FinancialReportLine,
+    FinancialReportVersion,
+)
 from portal.models.grants import AgreementVersion, EntryKind, GrantAgreement, LedgerEntry, Tranche, TrancheStatus
+from portal.models.grievances import (
+    SENSITIVE_CATEGORIES,
+    Grievance,
+    GrievanceCategory,
+    GrievanceHandler,
+    GrievanceMessage,
+    GrievanceMessageKind,
+    GrievanceSettings,
+    GrievanceStatus,
+)
 from portal.models.indicators import (
     ApiRateCounter,
     ApiToken,
@@ -38,6 +54,15 @@ from portal.models.mail import OutboxEmail
 from portal.models.mfa import MfaRecoveryCode, UserMfa
 from portal.models.orgs import LegalForm, Municipality, Organisation, OrgKind, OrgStatus, Region
 from portal.models.reference import HardToEmployCategory, ServiceCategory, ServiceType
+from portal.models.register import (
+    DuplicateOutcome,
+    LeavingReason,
+    RegisterDuplicateResolution,
+    RegisterEpisode,
+    RegisterEpisodeVersion,
+    RegisterKey,
+    Sex,
+)
 from portal.models.reports import (
     MonthlyReport,
     NoticeKind,
@@ -51,6 +76,25 @@ from portal.models.reports import (
 from portal.models.users import ROLES_BY_KIND, LoginAttempt, Role, TokenPurpose, User, UserToken
 
 __all__ = [
+    "DuplicateOutcome",
+    "LeavingReason",
+    "RegisterDuplicateResolution",
+    "RegisterEpisode",
+    "RegisterEpisodeVersion",
+    "RegisterKey",
+    "Sex",
+    "FinanceReportStatus",
+    "FinancialReport",
+    "FinancialReportLine",
+    "FinancialReportVersion",
+    "SENSITIVE_CATEGORIES",
+    "Grievance",
+    "GrievanceCategory",
+    "GrievanceHandler",
+    "GrievanceMessage",
+    "GrievanceMessageKind",
+    "GrievanceSettings",
+    "GrievanceStatus",
     "ApiRateCounter",
     "ApiToken",
     "CalendarPeriod",

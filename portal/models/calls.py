@@ -109,6 +109,11 @@ class Call(Localized, Base):
     chair_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     # The tranche template agreements start from: [[share %, months after start, reports accepted through], …]
     tranche_template: Mapped[list[list[int]]] = mapped_column(sa.JSON, default=list)
+    # Grantee financial reports (issue 18, migration 0018): the length of a reporting period in months, and how
+    # far above its approved amount a budget line's expenditure may go (in percent) without a budget amendment.
+    finance_period_months: Mapped[int] = mapped_column(default=3, server_default="3")
+    budget_variance_pct: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("10.00"),
+                                                         server_default="10.00")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)

@@ -31,11 +31,12 @@ class Document(Base):
     sha256: Mapped[str] = mapped_column(sa.String(64))
     storage_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
     personal: Mapped[bool] = mapped_column(default=False)
-    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    # None only for evidence sent with a grievance by someone without an account (issue 17).
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     owner: Mapped[Organisation] = relationship()
-    uploaded_by: Mapped[User] = relationship()
+    uploaded_by: Mapped[User | None] = relationship()
 
     __table_args__ = (
         sa.UniqueConstraint("series_id", "version", name="uq_document_series_version"),

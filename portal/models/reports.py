@@ -83,12 +83,15 @@ class MonthlyReport(Base):
         return next(v for v in self.versions if v.version == self.accepted_version)
 
 
+#: The new beneficiaries broken down as the served ones are (issue 15, migration 0016).
+NEW_BREAKDOWN_FIELDS = ("new_female", "new_male", "new_age_0_17", "new_age_18_64", "new_age_65_79", "new_age_80_plus",
+                        "new_with_disability", "new_without_disability")
 #: Beneficiary figures of one service type, in form order.
 BENEFICIARY_FIELDS = ("total", "female", "male", "age_0_17", "age_18_64", "age_65_79", "age_80_plus",
-                      "with_disability", "without_disability", "new_this_month", "continuing", "left_this_month",
-                      "service_hours")
+                      "with_disability", "without_disability", "new_this_month", *NEW_BREAKDOWN_FIELDS, "continuing",
+                      "left_this_month", "service_hours")
 STAFF_FIELDS = ("staff_total", "staff_female", "staff_male", "certified_caregivers")
-HIRE_FIELDS = ("total", "female", "new_this_month", "continuing")
+HIRE_FIELDS = ("total", "female", "new_this_month", "new_female", "continuing")
 
 
 class ReportVersion(Base):
@@ -183,7 +186,9 @@ class ReportServiceLine(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("version_id", "service_type_id", name="uq_report_service_line_type"),
-        sa.CheckConstraint(" AND ".join(f"{name} >= 0" for name in BENEFICIARY_FIELDS), name="not_negative"),
+        # As migration 0007 created it: the columns of 0016 are kept 0 or more by the report rules.
+        sa.CheckConstraint(" AND ".join(f"{name} >= 0" for name in BENEFICIARY_FIELDS if name not in NEW_BREAKDOWN_FIELDS),
+                           name="not_negative"),
     )
 
 

@@ -105,6 +105,10 @@ def template(session: Session, actor: User) -> bytes:
                    "left. Where the report shows a warning (more than one and a half times the capacity, a change of "
                    "more than a half, beneficiaries without staff, continuity, a month of zeros) write the explanation "
                    "in the staff sheet."),
+                 _("Those new this month are broken down as those served (women and men, age bands, with and without "
+                   "a disability): each breakdown adds up to those new this month, and no part is more than the same "
+                   "part of those served. Of the staff newly hired from a group, the women are at most the newly hired "
+                   "and at most the women of the group."),
                  _("4. Only the months you change are imported: a month whose rows are left as they were pre-filled is "
                    "skipped. To submit a month exactly as pre-filled, write yes in its submit cell (staff sheet)."),
                  _("5. Upload the file in the portal. Nothing is imported unless the whole file is valid; every problem is "

@@ -1,30 +1,34 @@
 """The reporting rate: months × grants (or municipalities) with on time / late / missing / returned, and the
-totals per month. A fixed number of queries whatever the number of grants: the grants in one, their
-reports in one, the rest is counting."""
+totals per month. Classified and counted by the database (a CASE with the rule of `timeliness`, over grants ×
+the window's months): a fixed number of statements whatever the number of grants — the counts per municipality
+and month in one, the grant rows of the page shown in another."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal import clock
 from portal.calls.services import get_programme
-from portal.grants.services import terms_in_force
+from portal.db import UTCDateTime
 from portal.models import (
+    AgreementVersion,
     GrantAgreement,
     MonthlyReport,
     Municipality,
     Organisation,
     Region,
+    ReportStatus,
     ServiceType,
     User,
 )
 from portal.models.applications import application_service_type
-from portal.reports.services import Timeliness, first_of, months_from, next_month, timeliness
+from portal.reports.services import Timeliness, deadline, first_of, months_from, next_month
 
 WINDOW = 12
 COUNTED = (Timeliness.ON_TIME, Timeliness.LATE, Timeliness.RETURNED, Timeliness.MISSING)
@@ -90,6 +94,8 @@ class Completeness:
     grant_rows: list[GrantRow]
     municipality_rows: list[MunicipalityRow]
     totals: list[MonthTotal]
+    total: int = 0  # the rows at the level shown (grants or municipalities), across every page
+    page: int = 1
 
     @property
     def overall(self) -> MonthTotal:
@@ -106,13 +112,25 @@ def window(until: date) -> list[date]:
     return months_from(first, until)
 
 
+def _terms() -> sa.Subquery:
+    """Each agreement's newest version (the terms in force), as an anti-join: PostgreSQL estimates it at the
+    number of agreements, where the join on max(version) reads as ten rows and leads the planner to nested loops."""
+    newer = sa.orm.aliased(AgreementVersion)
+    return (sa.select(AgreementVersion.agreement_id, AgreementVersion.start_date, AgreementVersion.end_date)
+            .where(~sa.exists().where(newer.agreement_id == AgreementVersion.agreement_id,
+                                      newer.version > AgreementVersion.version)).subquery("terms"))
+
+
 def _grants(session: Session, actor: User, filters: Filters) -> sa.Select:
-    terms = terms_in_force()
+    terms = _terms()
     provider = sa.orm.aliased(Organisation)
     local = sa.orm.aliased(Organisation)
-    query = (sa.select(GrantAgreement.id, GrantAgreement.number, provider.name, Municipality.id, Municipality.name_mk,
-                       Municipality.name_sq, Municipality.name_en, Region.name_mk, Region.name_sq, Region.name_en,
-                       terms.c.start_date, terms.c.end_date)
+    query = (sa.select(GrantAgreement.id.label("agreement_id"), GrantAgreement.number.label("number"),
+                       provider.name.label("provider"), Municipality.id.label("municipality_id"),
+                       Municipality.name_mk.label("municipality_mk"), Municipality.name_sq.label("municipality_sq"),
+                       Municipality.name_en.label("municipality_en"), Region.name_mk.label("region_mk"),
+                       Region.name_sq.label("region_sq"), Region.name_en.label("region_en"),
+                       terms.c.start_date.label("start_date"), terms.c.end_date.label("end_date"))
              .join(terms, terms.c.agreement_id == GrantAgreement.id)
              .join(provider, provider.id == GrantAgreement.organisation_id)
              .join(local, local.id == GrantAgreement.municipality_org_id)
@@ -131,50 +149,114 @@ def _grants(session: Session, actor: User, filters: Filters) -> sa.Select:
     return query
 
 
-def build(session: Session, actor: User, filters: Filters, now: datetime | None = None) -> Completeness:
+def _months_table(programme, months: list[date], now: datetime) -> sa.Subquery:
+    """The window's months as a small table: each with the next month, its deadline and what an unsent report is
+    by now (`timeliness`' rule for a month never submitted, decided here once per month)."""
+    rows = [sa.select(sa.literal(index, sa.Integer).label("idx"), sa.literal(month, sa.Date).label("month"),
+                      sa.literal(next_month(month), sa.Date).label("next"),
+                      sa.literal(deadline(programme, month), UTCDateTime()).label("deadline"),
+                      sa.literal((Timeliness.MISSING if now >= deadline(programme, month) else Timeliness.OPEN).value,
+                                 sa.String).label("unsent"))
+            for index, month in enumerate(months)]
+    return sa.union_all(*rows).subquery("months")
+
+
+def _cells(grants: sa.Subquery | sa.CTE, months: sa.Subquery, window_start: date, window_end: date) -> sa.Select:
+    """Every grant × month of the window with its state, classified by the database with the rule of
+    `portal.reports.services.timeliness` (NULL: the grant does not report that month)."""
+    r = MonthlyReport
+    report = (sa.select(r.id, r.agreement_id, r.month, r.status, r.accepted_version, r.first_submitted_at,
+                        r.submitted_on_time)
+              .where(r.month >= window_start, r.month < window_end).subquery("report"))
+    in_term = sa.and_(grants.c.start_date < months.c.next, grants.c.end_date >= months.c.month)
+    state = sa.case(
+        (sa.not_(in_term), sa.null()),
+        (sa.and_(report.c.status == ReportStatus.RETURNED, report.c.accepted_version.is_(None)),
+         Timeliness.RETURNED.value),
+        (report.c.first_submitted_at.is_(None), months.c.unsent),
+        (report.c.submitted_on_time.is_(True), Timeliness.ON_TIME.value),
+        (sa.and_(report.c.submitted_on_time.is_(None), report.c.first_submitted_at < months.c.deadline),
+         Timeliness.ON_TIME.value),
+        else_=Timeliness.LATE.value)
+    return (sa.select(grants, months.c.idx, state.label("state"), sa.case((in_term, report.c.id)).label("report_id"))
+            .select_from(grants).join(months, sa.true())
+            .outerjoin(report, sa.and_(report.c.agreement_id == grants.c.agreement_id, report.c.month == months.c.month)))
+
+
+def build(session: Session, actor: User, filters: Filters, now: datetime | None = None, *,
+          page: int | None = None, per_page: int | None = None) -> Completeness:
+    """The grid and its totals, classified and counted by the database: per municipality and month in one
+    statement (the totals are their sums), and the grant rows — only the page shown when `page` is given, every
+    grant otherwise (the downloads) — in another. Three statements whatever the number of grants."""
     now = now or clock.now()
     programme = get_programme(session)
     current = first_of(clock.utc_to_skopje(now).date())
     until = min(first_of(filters.until), current) if filters.until else current
     months = window(until)
+    table = _months_table(programme, months, now)
     grants_query = _grants(session, actor, filters)
-    grants = session.execute(grants_query.order_by(Municipality.name_mk, GrantAgreement.number)).all()
-    ids = grants_query.with_only_columns(GrantAgreement.id).scalar_subquery()
-    reports = {(agreement_id, month): (report_id, status, submitted, accepted, on_time) for report_id, agreement_id, month,
-               status, submitted, accepted, on_time in session.execute(
-                   sa.select(MonthlyReport.id, MonthlyReport.agreement_id, MonthlyReport.month, MonthlyReport.status,
-                             MonthlyReport.first_submitted_at, MonthlyReport.accepted_version,
-                             MonthlyReport.submitted_on_time)
-                   .where(MonthlyReport.agreement_id.in_(ids), MonthlyReport.month >= months[0],
-                          MonthlyReport.month < next_month(months[-1])))}
     from flask_babel import get_locale
 
     lang = str(get_locale() or "mk")
-    pick = {"mk": 0, "sq": 1, "en": 2}.get(lang, 0)
+    suffix = lang if lang in ("mk", "sq", "en") else "mk"
+
+    def named(row: Any, stem: str) -> str:
+        return getattr(row, f"{stem}_{suffix}") or getattr(row, f"{stem}_mk")
+
+    bounds = (months[0], next_month(months[-1]))  # only the window's reports are read
+    # The grants once (a materialised CTE), then × the months: inlined, PostgreSQL rebuilt their join per month.
+    grants_once = grants_query.cte("g").prefix_with("MATERIALIZED")
+    cells = _cells(grants_once, table, *bounds).subquery("cells")
+    c = cells.c
+    states = [state for state in Timeliness]
+    # One row per municipality and month, a count per state (and of every grant, in term or not), grouped by numbers
+    # and then named; read through the connection (plain rows, no ORM row processing).
+    counted = (sa.select(c.municipality_id, c.idx, sa.func.count().label("n"),
+                         *[sa.func.sum(sa.case((c.state == state.value, 1), else_=0)).label(state.value)
+                           for state in states])
+               .group_by(c.municipality_id, c.idx).subquery("counted"))
     totals = [MonthTotal(m) for m in months]
-    grant_rows: list[GrantRow] = []
     by_municipality: dict[int, MunicipalityRow] = {}
-    for (agreement_id, number, provider, municipality_id, *names, start, end) in grants:
-        municipality_name = names[pick] or names[0]
-        region_name = names[3 + pick] or names[3]
-        first, last = first_of(start), first_of(end)
-        cells = []
-        municipality = by_municipality.setdefault(municipality_id, MunicipalityRow(
-            municipality_name, region_name, 0, [MonthTotal(m) for m in months]))
-        municipality.grants += 1
-        for index, month in enumerate(months):
-            if not first <= month <= last:
-                cells.append(Cell(None))
-                continue
-            report_id, status, submitted, accepted, on_time = reports.get((agreement_id, month), (None,) * 5)
-            state = timeliness(programme, month, status, submitted, accepted is not None, now, on_time)
-            cells.append(Cell(state, report_id))
-            totals[index].counts[state] += 1
-            municipality.cells[index].counts[state] += 1
-        grant_rows.append(GrantRow(agreement_id, number, provider, municipality_name, region_name, cells))
+    connection = session.connection()
+    for row in connection.execute(
+            sa.select(counted, Municipality.name_mk.label("municipality_mk"), Municipality.name_sq.label("municipality_sq"),
+                      Municipality.name_en.label("municipality_en"), Region.name_mk.label("region_mk"),
+                      Region.name_sq.label("region_sq"), Region.name_en.label("region_en"))
+            .join(Municipality, Municipality.id == counted.c.municipality_id)
+            .join(Region, Region.id == Municipality.region_id)):
+        municipality = by_municipality.get(row.municipality_id)
+        if municipality is None:
+            municipality = by_municipality[row.municipality_id] = MunicipalityRow(
+                named(row, "municipality"), named(row, "region"), 0, [MonthTotal(m) for m in months])
+        if row.idx == 0:
+            municipality.grants += row.n  # every grant has one cell per month of the window
+        for state in states:
+            n = getattr(row, state.value)
+            if n:
+                municipality.cells[row.idx].counts[state] += n
+                totals[row.idx].counts[state] += n
+    total = sum(m.grants for m in by_municipality.values())
+    grant_rows: list[GrantRow] = []
+    if page is not None and per_page:
+        page = min(max(1, page), max(1, -(-total // per_page)))
+    if filters.by == "grant" or page is None:
+        ordered = grants_query.order_by(Municipality.name_mk, GrantAgreement.number, GrantAgreement.id)
+        if page is not None and per_page:
+            ordered = ordered.limit(per_page).offset((page - 1) * per_page)
+        shown = ordered.add_columns(sa.func.row_number().over(order_by=(
+            Municipality.name_mk, GrantAgreement.number, GrantAgreement.id)).label("position")).subquery("g")
+        grid = _cells(shown, table, *bounds).order_by(shown.c.position, table.c.idx)
+        current_row: GrantRow | None = None
+        for row in connection.execute(grid):
+            if current_row is None or current_row.agreement_id != row.agreement_id:
+                current_row = GrantRow(row.agreement_id, row.number, row.provider, named(row, "municipality"),
+                                       named(row, "region"), [])
+                grant_rows.append(current_row)
+            state = Timeliness(row.state) if row.state is not None else None
+            current_row.cells.append(Cell(state, row.report_id if state is not None else None))
     return Completeness(months=months, grant_rows=grant_rows,
                         municipality_rows=sorted(by_municipality.values(), key=lambda r: (r.region, r.municipality)),
-                        totals=totals)
+                        totals=totals, total=total if filters.by == "grant" else len(by_municipality), page=page or 1)
 
 
 def filter_choices(session: Session) -> tuple[list[Region], list[ServiceType]]:

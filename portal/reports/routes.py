@@ -260,19 +260,32 @@ def _completeness_filters() -> completeness.Filters:
                                 until=until, by=by if by in ("grant", "municipality") else "grant")
 
 
+def _labels_once(label):
+    """The label of each state looked up once per request (the grid asks for one per cell)."""
+    known: dict = {}
+
+    def once(value):
+        key = getattr(value, "value", value)
+        if key not in known:
+            known[key] = label(value)
+        return known[key]
+
+    return once
+
+
 @bp.get("/reports/completeness")
 @permission_required(access.can_view_completeness)
 def completeness_page():
     filters = _completeness_filters()
-    data = completeness.build(db, current_user, filters)
-    regions, types = completeness.filter_choices(db)
-    rows = data.grant_rows if filters.by == "grant" else data.municipality_rows
     per_page = page_size()
-    pages = max(1, -(-len(rows) // per_page))
-    page = min(page_arg(), pages)
+    data = completeness.build(db, current_user, filters, page=page_arg(), per_page=per_page)
+    regions, types = completeness.filter_choices(db)
+    page, pages = data.page, max(1, -(-data.total // per_page))
+    # The grant rows are the page's only (from the database); the municipalities (at most 81) are all counted.
+    rows = data.grant_rows if filters.by == "grant" else data.municipality_rows[(page - 1) * per_page:page * per_page]
     return render_template("reports/completeness.html", data=data, filters=filters, regions=regions, types=types,
-                           rows=rows[(page - 1) * per_page:page * per_page], page=page, pages=pages, total=len(rows),
-                           timeliness_label=services.timeliness_label, counted=completeness.COUNTED,
+                           rows=rows, page=page, pages=pages, total=data.total,
+                           timeliness_label=_labels_once(services.timeliness_label), counted=completeness.COUNTED,
                            links=access.can_read_submitted_reports(current_user),
                            args={k: v for k, v in request.args.items() if k != "page"})
 

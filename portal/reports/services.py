@@ -359,7 +359,7 @@ def _write_lines(version: ReportVersion, data: ReportData) -> None:
     hires = {line.category_id: line for line in version.hires}
     kept_hires = []
     for figures in data.hires:
-        if not (figures.total or figures.female or figures.new_this_month or figures.continuing or figures.note.strip()):
+        if not (any(getattr(figures, name) for name in HIRE_FIELDS) or figures.note.strip()):
             continue
         line = hires.get(figures.category_id) or ReportHireLine(category_id=figures.category_id)
         for name in HIRE_FIELDS:

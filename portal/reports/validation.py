@@ -34,6 +34,14 @@ BENEFICIARY_LABELS: dict[str, Any] = {
     "with_disability": _l("With a disability"),
     "without_disability": _l("Without a disability"),
     "new_this_month": _l("New this month"),
+    "new_female": _l("New: women and girls"),
+    "new_male": _l("New: men and boys"),
+    "new_age_0_17": _l("New: aged 0–17"),
+    "new_age_18_64": _l("New: aged 18–64"),
+    "new_age_65_79": _l("New: aged 65–79"),
+    "new_age_80_plus": _l("New: aged 80 and over"),
+    "new_with_disability": _l("New: with a disability"),
+    "new_without_disability": _l("New: without a disability"),
     "continuing": _l("Continuing from earlier months"),
     "left_this_month": _l("Left the service this month"),
     "service_hours": _l("Service hours delivered"),
@@ -48,6 +56,7 @@ HIRE_LABELS: dict[str, Any] = {
     "total": _l("Staff from this group"),
     "female": _l("Of them women"),
     "new_this_month": _l("Newly hired this month"),
+    "new_female": _l("Of the newly hired, women"),
     "continuing": _l("Continuing"),
     "note": _l("Note"),
 }
@@ -59,6 +68,16 @@ BENEFICIARY_SUMS = (
     (("with_disability", "without_disability"), _l("with and without a disability")),
     (("new_this_month", "continuing"), _l("new and continuing")),
 )
+#: The same for the new beneficiaries: each group of parts adds up to those new this month (issue 15).
+NEW_SUMS = (
+    (("new_female", "new_male"), _l("the new women and men")),
+    (("new_age_0_17", "new_age_18_64", "new_age_65_79", "new_age_80_plus"), _l("the new by age band")),
+    (("new_with_disability", "new_without_disability"), _l("the new with and without a disability")),
+)
+#: Each new part is among those served: never more than its counterpart.
+NEW_PART_OF = {"new_female": "female", "new_male": "male", "new_age_0_17": "age_0_17", "new_age_18_64": "age_18_64",
+               "new_age_65_79": "age_65_79", "new_age_80_plus": "age_80_plus", "new_with_disability": "with_disability",
+               "new_without_disability": "without_disability"}
 
 
 @dataclass
@@ -75,6 +94,14 @@ class ServiceFigures:
     with_disability: int | None = 0
     without_disability: int | None = 0
     new_this_month: int | None = 0
+    new_female: int | None = 0
+    new_male: int | None = 0
+    new_age_0_17: int | None = 0
+    new_age_18_64: int | None = 0
+    new_age_65_79: int | None = 0
+    new_age_80_plus: int | None = 0
+    new_with_disability: int | None = 0
+    new_without_disability: int | None = 0
     continuing: int | None = 0
     left_this_month: int | None = 0
     service_hours: int | None = 0
@@ -88,6 +115,7 @@ class HireFigures:
     total: int | None = 0
     female: int | None = 0
     new_this_month: int | None = 0
+    new_female: int | None = 0
     continuing: int | None = 0
     note: str = ""
 
@@ -176,7 +204,7 @@ def _number_errors(data: ReportData) -> list[Issue]:
             issues.append(Issue(("staff", name), _("%(field)s: enter a whole number from 0 to %(max)s.", max=i18n.number(MAX_FIGURE),
                                                    field=STAFF_LABELS[name])))
     for hire in data.hires:
-        for name in ("total", "female", "new_this_month", "continuing"):
+        for name in ("total", "female", "new_this_month", "new_female", "continuing"):
             if not _whole(getattr(hire, name)):
                 issues.append(Issue(("hire", hire.category_id, name), _(
                     "%(group)s, %(field)s: enter a whole number from 0 to %(max)s.", max=i18n.number(MAX_FIGURE), group=hire.label,
@@ -198,6 +226,18 @@ def _sum_errors(data: ReportData) -> list[Issue]:
                 issues.append(Issue(("service", line.service_type_id, parts[0]), _(
                     "%(service)s: %(what)s add up to %(sum)d, but the beneficiaries served are %(total)d.",
                     service=line.label, what=what, sum=added, total=line.total)))
+        for parts, what in NEW_SUMS:
+            added = sum(getattr(line, p) for p in parts)
+            if added != line.new_this_month:
+                issues.append(Issue(("service", line.service_type_id, parts[0]), _(
+                    "%(service)s: %(what)s add up to %(sum)d, but those new this month are %(new)d.",
+                    service=line.label, what=what, sum=added, new=line.new_this_month)))
+        for name, served in NEW_PART_OF.items():
+            if getattr(line, name) > getattr(line, served):
+                issues.append(Issue(("service", line.service_type_id, name), _(
+                    "%(service)s, %(field)s: %(new)d, more than the %(served)d under “%(served_field)s”. The new "
+                    "beneficiaries are among those served this month.", service=line.label, field=BENEFICIARY_LABELS[name],
+                    new=getattr(line, name), served=getattr(line, served), served_field=BENEFICIARY_LABELS[served])))
         if line.left_this_month > line.total:
             issues.append(Issue(("service", line.service_type_id, "left_this_month"), _(
                 "%(service)s: %(left)d left the service, more than the %(total)d served this month.",
@@ -225,6 +265,14 @@ def _sum_errors(data: ReportData) -> list[Issue]:
             issues.append(Issue(("hire", hire.category_id, "female"), _(
                 "%(group)s: the women (%(n)d) cannot be more than the staff from this group (%(total)d).",
                 group=hire.label, n=hire.female, total=hire.total)))
+        if hire.new_female > hire.new_this_month:
+            issues.append(Issue(("hire", hire.category_id, "new_female"), _(
+                "%(group)s: the newly hired women (%(n)d) cannot be more than the newly hired (%(new)d).",
+                group=hire.label, n=hire.new_female, new=hire.new_this_month)))
+        if hire.new_female > hire.female:
+            issues.append(Issue(("hire", hire.category_id, "new_female"), _(
+                "%(group)s: the newly hired women (%(n)d) cannot be more than the women from this group (%(women)d).",
+                group=hire.label, n=hire.new_female, women=hire.female)))
         if hire.requires_note and hire.total and not hire.note.strip():
             issues.append(Issue(("hire", hire.category_id, "note"), _(
                 "%(group)s: say which group these staff belong to in the note.", group=hire.label)))

@@ -1,0 +1,1 @@
+"""The pseudonymised service-user register (issue 16)."""
