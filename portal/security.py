@@ -18,6 +18,9 @@ CSP = (
 )
 
 
+SEEN_EVERY = 30  # seconds: how precisely the idle timeout (minutes) is followed
+
+
 def client_ip() -> str:
     return (request.remote_addr or "")[:45]
 
@@ -43,7 +46,8 @@ def register_security(app: Flask) -> None:
             session.clear()
             session["expired"] = True
             return
-        session["seen_at"] = now
+        if now - seen >= SEEN_EVERY:  # not every request: a session left as it was is not re-signed and re-sent
+            session["seen_at"] = now
 
     @app.after_request
     def _headers(response):

@@ -141,7 +141,7 @@ def app(base_app) -> Iterator:
     )
     saved_config = dict(base_app.config)
     # Answers kept per data version in the process: data versions repeat across tests (each is rolled back).
-    for kept in ("api_answer_cache", "indicator_xlsx_cache", "indicator_dashboard_cache"):
+    for kept in ("api_answer_cache", "indicator_xlsx_cache", "indicator_dashboard_cache", "indicator_dashboard_pages"):
         base_app.extensions.pop(kept, None)
     try:
         yield base_app

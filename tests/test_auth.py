@@ -230,6 +230,17 @@ def test_activity_within_the_idle_window_keeps_the_session(client, world):
     with client.session_transaction() as sess:
         sess["seen_at"] = sess["seen_at"] - 29 * 60
     assert client.get("/account").status_code == 200
+    with client.session_transaction() as sess:  # the activity moved the idle clock
+        seen = sess["seen_at"]
+        sess["seen_at"] = seen - 29 * 60 - 50
+    assert client.get("/account").status_code == 200 and seen > 0
+
+
+def test_the_session_is_not_re_signed_on_every_request(client, world):
+    login(client, world.users["provider"])
+    client.get("/account")
+    response = client.get("/account")  # within SEEN_EVERY of the last: nothing in the session changed
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
 
 
 @pytest.mark.parametrize("target,expected", [

@@ -221,3 +221,22 @@ def test_the_snapshot_holds_what_compute_says_and_follows_the_data(app, session,
         assert ("BEN", "month", "2025-03", "total", "", 109) in {key(o) for o in again}
     result = app.test_cli_runner().invoke(args=["refresh-indicators", "--force"])
     assert result.exit_code == 0 and "observations" in result.output
+
+
+def test_a_kept_dashboard_page_belongs_to_its_reader_and_its_language(app, session, world, monkeypatch):
+    build(app, session, world, monkeypatch)
+    monkeypatch.setattr(clock, "now", lambda: datetime.now(UTC))
+    monitor, admin = app.test_client(), app.test_client()
+    login(monitor, world.users["monitor"])
+    login(admin, world.users["admin"])
+    monitor.get("/indicators")  # computes the snapshot and keeps the page's body
+    first = monitor.get("/indicators").get_data(as_text=True)  # keeps the whole page for this reader
+    with count_queries(app) as kept:
+        again = monitor.get("/indicators").get_data(as_text=True)
+    assert again == first and world.users["monitor"].full_name in again
+    assert not any("indicator_value" in s for s in kept.statements)  # served as it was kept
+    other = admin.get("/indicators").get_data(as_text=True)
+    assert world.users["admin"].full_name in other and world.users["monitor"].full_name not in other
+    monitor.post("/language", data={"language": "sq", "next": "/indicators"})
+    albanian = monitor.get("/indicators").get_data(as_text=True)
+    assert 'lang="sq"' in albanian and albanian != first

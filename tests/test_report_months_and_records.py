@@ -120,11 +120,15 @@ def audit_rows(session, report, action: str) -> list[AuditEvent]:
 def test_starting_a_report_records_its_month_number_author_and_audit_row(session, grant, ctx):  # noqa: F811
     provider = grant.users["provider"]
     second = reports.next_month(grant.month)
-    report = reports.start(session, provider, grant.grant, second + timedelta(days=5))
-    assert (report.month, report.month_number, report.created_by_id, report.status) == (
-        second, 2, provider.id, ReportStatus.DRAFT)
+    moment = datetime(2031, 2, 3, 4, 5, tzinfo=UTC)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clock, "now", lambda: moment)
+        report = reports.start(session, provider, grant.grant, second + timedelta(days=5))
+    assert (report.month, report.month_number, report.created_by_id, report.status, report.created_at) == (
+        second, 2, provider.id, ReportStatus.DRAFT, moment)
     (version,) = report.versions
-    assert (version.version, version.created_by_id, version.status) == (1, provider.id, VersionStatus.DRAFT)
+    assert (version.version, version.created_by_id, version.status, version.created_at) == (
+        1, provider.id, VersionStatus.DRAFT, moment)
     (row,) = audit_rows(session, report, "report.created")
     assert (row.actor_id, row.after) == (provider.id, {"agreement": grant.grant.number, "month": f"{second:%Y-%m}"})
 
@@ -143,6 +147,10 @@ def test_the_next_month_starts_from_last_months_accepted_staff(session, grant, c
         (h.category_id, 2, 2, 0, 2, "Од јануари") for h in accepted.hires]
     assert reports.previous_figures(session, grant.grant.id, reports.next_month(grant.month)) == (30, 9)
     assert reports.previous_figures(session, grant.grant.id, grant.month) is None
+    other = factories.signed_grant(session, admin, grant.orgs["provider"], grant.orgs["municipality"])
+    assert reports.previous_figures(session, other.id, reports.next_month(grant.month)) is None
+    context = reports.submission_context(session, other, reports.next_month(grant.month))
+    assert (context.previous, context.previous_lines, context.today) == (None, None, reports.today_in_skopje())
 
 
 def test_saving_records_the_figures_before_and_after_and_nothing_when_unchanged(session, grant, ctx):  # noqa: F811
@@ -328,6 +336,10 @@ def test_the_evidence_a_call_requires_is_missing_until_uploaded(app, session, gr
     report = factories.report(session, provider, grant.grant, grant.month, submit=False)
     assert reports.required_evidence(grant.grant) == ["timesheet", "payroll"]
     assert reports.missing_evidence(session, report) == ["timesheet", "payroll"]
+    (both,) = reports.evidence_issues(session, report)
+    assert both.message == _("Upload the evidence this call requires before you submit (at least one document of each "
+                             "kind): %(kinds)s is missing.",
+                             kinds=f"{purpose_label('timesheet')}, {purpose_label('payroll')}")
     documents.upload(session, provider, owner=grant.orgs["provider"], object_type="report", object_id=report.id,
                      purpose="payroll", stream=io.BytesIO(files.PDF), filename="payroll.pdf")
     assert reports.missing_evidence(session, report) == ["timesheet"]
@@ -356,11 +368,13 @@ def test_a_versions_figures_have_a_line_for_every_service_type_and_every_active_
 
     provider = grant.users["provider"]
     types = list(grant.grant.application.service_types)
-    data = factories.report_data(session, grant.grant, served=10, hires={"long_term_unemployed": 1})
+    data = factories.report_data(session, grant.grant, served=10, hires={"long_term_unemployed": 1},
+                                 narrative="Што се случи", explanation="Зошто")
     data.hires[0].note = "Белешка"
     report = factories.report(session, provider, grant.grant, grant.month, submit=False, data=data)
     version = report.newest
     figures = reports.data_of(session, version)
+    assert (figures.narrative, figures.explanation, figures.staff_total) == ("Што се случи", "Зошто", data.staff_total)
     assert [(s.service_type_id, s.label, s.total) for s in figures.services] == [
         (t.id, t.name(), 10 if i == 0 else 0) for i, t in enumerate(types)]
     untouched = [s for s in figures.services if s.service_type_id != types[0].id]
@@ -403,3 +417,41 @@ def test_a_submission_that_loses_the_race_says_so(session, grant, ctx, monkeypat
         reports.submit(session, provider, report)
     assert str(caught.value.message) == _("This report was submitted from another window at the same moment. Reload "
                                           "the page to see it.")
+
+
+def test_a_month_outside_the_grant_is_refused_with_the_rules_words(session, grant, ctx):  # noqa: F811
+    from portal.grants import services as grants
+
+    before = grants.add_months(grant.month, -1)
+    expected = validation.check_month(reports.context_for(grant.grant, reports.first_of(before)))[0].message
+    with pytest.raises(InvalidTransition) as refused:
+        reports.start(session, grant.users["provider"], grant.grant, before)
+    assert str(refused.value.message) == str(expected) != ""
+
+
+def test_only_the_same_grants_accepted_month_before_prefills_the_staff(session, grant, ctx):  # noqa: F811
+    provider, admin = grant.users["provider"], grant.users["admin"]
+    first, second = grant.month, reports.next_month(grant.month)
+    third = reports.next_month(second)
+    other = factories.signed_grant(session, admin, grant.orgs["provider"], grant.orgs["municipality"])
+    factories.report(session, provider, other, other.current.start_date, accept_by=admin, staff=9)  # another grant
+    factories.report(session, provider, other, reports.next_month(other.current.start_date), accept_by=admin, staff=9)
+    factories.report(session, provider, grant.grant, first, accept_by=admin, staff=5)  # two months before `third`
+    submitted_only = factories.report(session, provider, grant.grant, second, staff=6)  # the month before, not accepted
+    assert reports.start(session, provider, grant.grant, third).newest.staff_total == 0
+    reports.accept(session, admin, submitted_only)
+    assert reports._previous_accepted(session, reports.report_for(session, grant.grant.id, third)).staff_total == 6
+
+
+def test_the_saved_audit_row_keeps_each_lines_figures(session, grant, ctx):  # noqa: F811
+    from portal.models.reports import BENEFICIARY_FIELDS, HIRE_FIELDS
+
+    provider = grant.users["provider"]
+    report = factories.report(session, provider, grant.grant, grant.month, submit=False, served=10,
+                              hires={"long_term_unemployed": 1})
+    (row,) = audit_rows(session, report, "report.saved")
+    version = report.newest
+    assert row.after["services"] == {str(line.service_type_id): [getattr(line, n) for n in BENEFICIARY_FIELDS]
+                                     for line in version.services}
+    assert row.after["hires"] == {str(line.category_id): [getattr(line, n) for n in HIRE_FIELDS] for line in version.hires}
+    assert row.before["services"] == {} and row.before["hires"] == {}

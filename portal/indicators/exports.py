@@ -159,11 +159,29 @@ def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
 
 
 def csv_copy(session, refresh_id: int, filters, names: dict[str, str], labels: dict[str, dict[str, str]]) -> Iterator[bytes]:
-    """PostgreSQL: the same CSV written by the database itself (`COPY … TO STDOUT`), streamed as it comes. Names and
-    labels are neutralised in Python and passed as quoted literals; category codes are neutralised in SQL."""
+    """PostgreSQL: the same CSV written by the database itself (`COPY … TO STDOUT`), streamed as it comes."""
+    connection = session.connection().connection.driver_connection
+    query = csv_copy_query(refresh_id, filters, names, labels)
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    csv.writer(buffer).writerow(COLUMNS)
+    yield buffer.getvalue().encode("utf-8")
+    pending = bytearray()
+    with connection.cursor() as cursor, cursor.copy(query) as copy:
+        for data in copy:  # one row per COPY message: gathered into large chunks, not one HTTP chunk per row
+            pending += data
+            if len(pending) >= CHUNK:
+                yield bytes(pending)
+                pending.clear()
+    if pending:
+        yield bytes(pending)
+
+
+def csv_copy_query(refresh_id: int, filters, names: dict[str, str], labels: dict[str, dict[str, str]]):
+    """The `COPY … TO STDOUT` statement of the CSV (psycopg SQL). Names and labels are neutralised in Python and passed
+    as quoted literals; category codes are neutralised in SQL."""
     from psycopg import sql
 
-    connection = session.connection().connection.driver_connection
     names_rows = [sql.SQL("({}, {})").format(sql.Literal(code), sql.Literal(safe_cell(name))) for code, name in names.items()]
     label_rows = [sql.SQL("({}, {}, {})").format(sql.Literal(dimension), sql.Literal(code),
                                                   sql.Literal(safe_cell(category_label(dimension, code, label))))
@@ -194,17 +212,4 @@ def csv_copy(session, refresh_id: int, filters, names: dict[str, str], labels: d
         "WHERE {where} ORDER BY v.id) TO STDOUT WITH (FORMAT csv)").format(
         names=sql.SQL(", ").join(names_rows), labels=sql.SQL(", ").join(label_rows or [sql.SQL("('', '', '')")]),
         where=sql.SQL(" AND ").join(where))
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    csv.writer(buffer).writerow(COLUMNS)
-    yield buffer.getvalue().encode("utf-8")
-    pending, size = [], 0
-    with connection.cursor() as cursor, cursor.copy(query) as copy:
-        for data in copy:  # one row per COPY message: gathered into large chunks, not one HTTP chunk per row
-            pending.append(bytes(data))
-            size += len(data)
-            if size >= CHUNK:
-                yield b"".join(pending)
-                pending, size = [], 0
-    if pending:
-        yield b"".join(pending)
+    return query

@@ -6,7 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -45,10 +56,22 @@ def index():
     # figures' formatting is most of a request's time); the frame around it (menu, session) is rendered each time.
     key = ("dashboard", data.refreshed.id if data.refreshed else None, data.data_version, data.stale,
            str(get_locale() or ""), clock.utc_to_skopje(clock.now()).date().isoformat())
+    # The whole page is also kept for each reader's session a little while: the frame depends only on who reads
+    # (name, role, session version), the language and the session's CSRF token (its signed form is renewed every
+    # half hour, well inside its validity); a page with a message waiting, or with parameters, is never served so.
+    reader = None
+    if data.refreshed is not None and not request.args and not session.get("_flashes"):
+        reader = key + (current_user.get_id(), session.get("csrf_token"), int(clock.now().timestamp()) // 1800)
+        page = cache.of(key=PAGE_CACHE, max_entries=64, max_bytes=32 * 1024 * 1024).get(reader)
+        if page is not None:
+            return page[0]
     kept = cache.of(key=DASHBOARD_CACHE, max_entries=32).get(key)
     if kept is not None:
         body = Markup(kept[0])  # noqa: S704 (our own template's output, escaped when it was rendered)
-        return render_template("indicators/dashboard.html", data=data, cached_body=body)
+        page = render_template("indicators/dashboard.html", data=data, cached_body=body)
+        if reader is not None:
+            cache.of(key=PAGE_CACHE, max_entries=64, max_bytes=32 * 1024 * 1024).put(reader, page, "")
+        return page
     page = render_template("indicators/dashboard.html", data=data, choices=_choices(), labels=exports.dimension_label)
     start, end = page.find(BODY[0]), page.find(BODY[1])
     if data.refreshed is not None and 0 <= start < end:
@@ -57,6 +80,7 @@ def index():
 
 
 DASHBOARD_CACHE = "indicator_dashboard_cache"
+PAGE_CACHE = "indicator_dashboard_pages"
 BODY = ("<!--dashboard-body-->", "<!--/dashboard-body-->")
 
 

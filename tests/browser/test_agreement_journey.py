@@ -87,8 +87,8 @@ def test_from_award_to_a_paid_tranche(browser, base_url, artifacts_dir):
     admin.goto(agreement_url)
     with admin.expect_navigation():
         admin.click("#tranches form[action$='/approve'] button")
-    expect(admin.locator("main dl")).to_contain_text("14.400,00")
-    expect(admin.locator("main dl")).to_contain_text("Мост")
+    expect(admin.locator("main dl").first).to_contain_text("14.400,00")
+    expect(admin.locator("main dl").first).to_contain_text("Мост")
     with admin.expect_navigation():
         admin.click("main form:has(input[name=confirmed]) button[type=submit]")
     expect(admin.locator("#tranches .tag--approved")).to_have_count(1)
