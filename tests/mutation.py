@@ -40,7 +40,8 @@ MODULE_TESTS: dict[str, list[str]] = {
                                      "tests/test_report_rules_exact.py", "tests/test_reports.py"],
     "portal/reports/services.py": ["tests/test_report_months_and_records.py", "tests/test_reports.py", "tests/test_report_integrity.py",
                                    "tests/test_report_completeness.py", "tests/test_report_bulk.py"],
-    "portal/indicators/compute.py": ["tests/test_indicators.py", "tests/test_indicators_corrections.py",
+    "portal/indicators/compute.py": ["tests/test_indicator_measures.py", "tests/test_indicators.py",
+                                     "tests/test_indicators_corrections.py", "tests/test_grievance_indicators.py",
                                      "tests/test_indicator_downloads.py"],
 }
 
