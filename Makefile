@@ -80,10 +80,11 @@ test-browser: dev-deps translations
 screenshots: dev-deps translations  ## the README's screenshots: every role's home page at 390 and 1366 px (docs/screenshots)
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser/screenshots.py
 
-bench: dev-deps translations  ## measured, never asserted: the pages on SQLite, then the indicators at national scale on PostgreSQL
+bench: dev-deps translations  ## measured, never asserted: the pages on SQLite, then the indicators and the registers at national scale on PostgreSQL
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench_hostile
 	$(BIN)/python -m tests.bench_indicators
+	$(BIN)/python -m tests.bench_register
 
 mutation: dev-deps translations  ## slow, on demand: mutmut over the money/access/report/indicator modules (MODULES=..., MUTATION_JOBS=n)
 	nice $(BIN)/python -m tests.mutation $(MODULES)

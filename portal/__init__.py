@@ -64,6 +64,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    import portal.finance_reports.amendment_routes  # noqa: F401  (budget amendments, on the financial reports' blueprint)
     import portal.indicators.isr_routes  # noqa: F401  (the ISR pages, on the indicators blueprint)
     from portal.admin.routes import bp as admin_bp
     from portal.api.routes import bp as api_bp

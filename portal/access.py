@@ -314,6 +314,22 @@ def can_view_financial_report(user: Any, report: Any) -> bool:
     return _active(user) and user.is_ministry and report.first_submitted_at is not None
 
 
+def can_request_budget_amendment(user: Any, agreement: Any) -> bool:
+    """Budget amendments (issue 18): the provider that holds the grant asks to move money between its lines."""
+    return can_edit_financial_reports_of(user, agreement)
+
+
+def can_decide_budget_amendments(user: Any) -> bool:
+    """Finance officers and administrators approve or reject budget amendments."""
+    return _active(user) and user.role in (Role.ADMIN, Role.FINANCE)
+
+
+def can_view_budget_amendments(user: Any, agreement: Any) -> bool:
+    """A grant's budget amendments (reasons, lines, decisions): the ministry and the provider of the grant.
+    Municipalities and monitors see the budget in force on the finance summary only."""
+    return _active(user) and (user.is_ministry or can_edit_financial_reports_of(user, agreement))
+
+
 def can_view_grant_finance(user: Any, agreement: Any) -> bool:
     """A grant's budget vs spent vs disbursed summary: the ministry and the monitors; the provider and the
     municipality of the grant."""
@@ -321,6 +337,20 @@ def can_view_grant_finance(user: Any, agreement: Any) -> bool:
         return False
     return (user.is_ministry or user.role == Role.MONITOR
             or user.organisation_id in (agreement.organisation_id, agreement.municipality_org_id))
+
+
+def can_view_finance_overview(user: Any) -> bool:
+    """Spending and co-financing against plan per call and for the programme (summaries, never a report's lines
+    or documents): everyone signed in, each seeing the rows of `finance_overview_scope`."""
+    return _active(user) and (user.is_ministry or user.role in (Role.MONITOR, Role.MUNICIPALITY, Role.PROVIDER))
+
+
+def finance_overview_scope(user: Any) -> tuple[str, int] | None:
+    """Whose grants a person sees in the spending views and the overdue financial reports: None for every grant
+    (the ministry and the monitors); ("municipality", org) or ("provider", org) for their own grants only."""
+    if user.is_ministry or user.role == Role.MONITOR:
+        return None
+    return ("municipality" if user.role == Role.MUNICIPALITY else "provider", user.organisation_id)
 
 
 # Indicators and the API -----------------------------------------------------------------------

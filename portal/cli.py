@@ -74,6 +74,24 @@ def register_commands(app: Flask) -> None:
         db.commit()
         click.echo("reference data: " + ", ".join(f"{k} +{v}" for k, v in added.items()))
 
+    @app.cli.command("rates-load")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--source", default="NBRM middle rate", show_default=True, help="Where the rates come from.")
+    def rates_load(path: str, source: str) -> None:
+        """Load the National Bank's daily middle rates (CSV: day,mkd_per_eur). All or nothing: every wrong line is
+        listed and nothing is loaded; submitted financial reports keep the rates they were submitted with."""
+        from portal.db import db
+        from portal.finance_reports.rates import load
+
+        text = Path(path).read_bytes()[:5_000_000].decode("utf-8-sig", errors="replace")
+        added, replaced, problems = load(db, text, source)
+        if problems:
+            db.rollback()
+            raise click.ClickException("nothing loaded:\n" + "\n".join(
+                f"line {p.line}{' ' + p.column if p.column else ''}: {p.message}" for p in problems[:200]))
+        db.commit()
+        click.echo(f"exchange rates: {added} added, {replaced} replaced")
+
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Load the demo organisations, accounts and story (never in production)."""
@@ -101,7 +119,8 @@ def register_commands(app: Flask) -> None:
     @click.option("--grants", default=2000, show_default=True, help="Grant agreements to create.")
     @click.option("--months", default=60, show_default=True, help="Months each grant runs and reports.")
     @click.option("--providers", default=500, show_default=True, help="Provider organisations holding them.")
-    def seed_stress(grants: int, months: int, providers: int) -> None:
+    @click.option("--people", default=None, type=int, help="People in the service-user registers (default 100 a grant).")
+    def seed_stress(grants: int, months: int, providers: int, people: int | None) -> None:
         """A national-scale dataset for the benchmark: every local government, grants with years of monthly reports,
         and the ledger (never in production; the database must have no grant agreement yet)."""
         import time
@@ -113,7 +132,7 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException("The stress dataset is never loaded in production (PORTAL_ENV=production).")
         started = time.perf_counter()
         try:
-            counts = run(db, grants=grants, months=months, providers=providers, echo=click.echo)
+            counts = run(db, grants=grants, months=months, providers=providers, echo=click.echo, people=people)
         except RuntimeError as exc:
             raise click.ClickException(str(exc)) from None
         if db.get_bind().dialect.name == "postgresql":
@@ -192,7 +211,7 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("send-mail")
     def send_mail() -> None:
-        """Queue the monthly-report reminders and overdue notices that are due and the daily list of overdue concerns
+        """Queue the monthly- and financial-report reminders and overdue notices that are due, the daily list of overdue concerns
         for their handlers, then deliver pending messages
         from the outbox (run from cron every few minutes; it also retries failures)."""
         from portal.db import db
@@ -201,6 +220,10 @@ def register_commands(app: Flask) -> None:
 
         queued = queue_notices(db)
         db.commit()
+        from portal.finance_reports.overdue import queue_notices as queue_finance_notices
+
+        finance = queue_finance_notices(db)  # financial reports due and overdue (issue 18)
+        db.commit()
         from portal.grievances.services import queue_overdue_digests
 
         digests = queue_overdue_digests(db)  # overdue concerns, once a day per handler
@@ -208,6 +231,7 @@ def register_commands(app: Flask) -> None:
         sent, failed = deliver_pending(db, limit=500)
         click.echo(f"report reminders {queued['reminder']}, overdue notices {queued['overdue']}, overdue concern digests "
                    f"{digests}; sent {sent}, failed {failed}")
+        click.echo(f"financial report reminders {finance['reminder']}, financial report overdue notices {finance['overdue']}")
         _sweep(db)
 
     def _sweep(db, minutes: int = 60) -> None:

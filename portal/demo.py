@@ -134,6 +134,9 @@ def seed_demo(session: Session) -> int:
     from portal.demo_reports import demo_reports
 
     created += demo_reports(session)
+    from portal.demo_registers import demo_registers
+
+    created += demo_registers(session)
     from portal.demo_grievances import demo_grievances
 
     created += demo_grievances(session)
@@ -380,10 +383,10 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
             description_mk="Грантови за даватели на услуги во општините од пилот кругот.",
             description_sq="Grante për ofruesit e shërbimeve në komunat e raundit pilot.",
             description_en="Grants for service providers in the pilot municipalities.",
-            opens_at=ago(170), closes_at=ago(130), allocation_eur=Decimal("450000.00"),
+            opens_at=ago(170), closes_at=ago(130), allocation_eur=Decimal("460000.00"),
             grant_ceiling_eur=Decimal("320000.00"), min_cofinancing_pct=Decimal("10.00"),
             service_type_ids=[types["home_help_care"], types["personal_assistance"]], linked_call_id=pilot_eoi.id,
-            required_documents=["work_plan"], report_evidence=["timesheet"]))
+            required_documents=["work_plan"], report_evidence=["timesheet"], register_required=False))
         pilot.status, pilot.published_at = CallStatus.PUBLISHED, ago(170)
         calls.set_rubric(session, admin, pilot, [
             calls.CriterionData("Потреба и целна група", "Nevoja dhe grupi i synuar", "Need and target group",
@@ -423,12 +426,14 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
 
     def application(provider_key: str, uploader: str, municipality: str, title: str, summary: str, users_per_month: int,
                     price: str, staff: list[tuple[str, int]], hires: dict[str, int], cofinancing: str,
-                    service: str = "home_help_care", submit: bool = True) -> Application:
+                    service: str = "home_help_care", submit: bool = True, also: tuple[str, ...] = (),
+                    salary: str | None = None) -> Application:
         provider, user = orgs[provider_key], users[uploader]
         with _at(ago(150)):
             app = apps.start(session, user, pilot, orgs[municipality].id)
             apps.save(session, user, app, apps.ApplicationData(
-                title=title, summary=summary, service_type_ids=[types[service]], beneficiaries_per_month=users_per_month,
+                title=title, summary=summary, service_type_ids=[types[service], *[types[t] for t in also]],
+                beneficiaries_per_month=users_per_month,
                 start_month=ago(-20).date().replace(day=1), duration_months=24,
                 certified_caregivers=sum(n for _t, n in staff) - 2,
                 cofinancing_eur=Decimal(cofinancing), positions=[apps.PositionRow(t, n) for t, n in staff],
@@ -437,7 +442,9 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
                                     Decimal(price), 24),
                        apps.LineRow("training", "Обука и сертификација на негувателки", Decimal("1"),
                                     Decimal("6500.00"), 1),
-                       apps.LineRow("equipment", "Возило за теренска работа", Decimal("1"), Decimal("14000.00"), 1)]),
+                       apps.LineRow("equipment", "Возило за теренска работа", Decimal("1"), Decimal("14000.00"), 1)]
+                      + ([apps.LineRow("staff", "Плата на координаторката", Decimal("1"), Decimal(salary), 24)]
+                         if salary else [])),
                 app.version_id)
             work_plan(provider, app, user)
             if submit:
@@ -446,9 +453,11 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
 
     dostoinstvo = application(
         "403001234567", "provider", "Kumanovo", "Помош и нега во домот за стари лица во руралниот дел на Куманово",
-        "Две мобилни тимови ќе посетуваат 60 корисници во 14 села, пет дена во неделата.", 60, "105.00",
+        "Две мобилни тимови ќе посетуваат 60 корисници во 14 села, пет дена во неделата; за неколку корисници со "
+        "попреченост и лична асистенција.", 60, "105.00",
         [("Негувателка", 10), ("Координаторка", 1), ("Социјален работник", 1)],
-        {"long_term_unemployed": 4, "roma": 2, "over_50": 3}, "20000.00")
+        {"long_term_unemployed": 4, "roma": 2, "over_50": 3}, "20000.00", also=("personal_assistance",),
+        salary="400.00")  # a staff line: its financial reports are entered per month (issue 18)
     soncev = application(
         "405000987654", "soncev.zrak", "Veles", "Лична асистенција за лица со попреченост во Велес",
         "Лични асистенти за 40 лица со попреченост, со супервизија и дежурен телефон.", 40, "290.00",
@@ -509,6 +518,9 @@ def _demo_grants(session: Session, orgs: dict[str, Organisation]) -> int:
         schedule = [grants.TrancheRow(start, advance, 0), grants.TrancheRow(grants.add_months(start, 6), third, 6),
                     grants.TrancheRow(grants.add_months(start, 12), third, 12),
                     grants.TrancheRow(grants.add_months(start, 18), rest - 2 * third, 18)]
+        if paid:  # Достоинство's second tranche also waits for money (issue 18): its first quarter's financial
+            # report accepted and 60 % of the advance spent — which the demo's accepted first quarter meets (≈ 86 %).
+            schedule[1].finance_period, schedule[1].min_spent_pct = 1, Decimal("60.00")
         with _at(ago(90)):
             agreement = grants.create_agreement(session, finance, app, number, grants.Terms(
                 signature_date=signed, start_date=start, end_date=grants.add_months(start, 24),

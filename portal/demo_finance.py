@@ -5,7 +5,7 @@ ended. Every amount obeys the variance rule (the vehicle costs a little more tha
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ INELIGIBLE_REASON = "Банкарските провизии не се приф�
 
 def _spent(agreement: GrantAgreement, line, quarter: int, corrected: bool) -> Decimal:
     months = agreement.application.duration_months or 24
-    if line.category == "per_user":
+    if line.category in ("per_user", "staff"):
         return (line.amount_eur * 3 / months).quantize(CENT, rounding=ROUND_DOWN)
     if quarter > 1:
         return Decimal("0.00")
@@ -35,10 +35,25 @@ def _spent(agreement: GrantAgreement, line, quarter: int, corrected: bool) -> De
 
 
 def _figures(agreement: GrantAgreement, lines: list, quarter: int, corrected: bool, municipality: Decimal):
+    """Staff lines per month (the quarter's amount in equal parts, the cents left over in the last month); every
+    other line dated the 20th day of the quarter (its invoices)."""
     from portal.finance_reports import services as finance
 
+    period = finance.period_of(agreement, quarter)
+    spent = {line.id: _spent(agreement, line, quarter, corrected) for line in lines}
+    months, dates = {}, {}
+    for line in lines:
+        if line.category == "staff":
+            chosen, month = [], period.start
+            while month <= period.end:
+                chosen.append(month)
+                month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+            part = (spent[line.id] / len(chosen)).quantize(CENT, rounding=ROUND_DOWN)
+            months[line.id] = {m: part for m in chosen[:-1]} | {chosen[-1]: spent[line.id] - part * (len(chosen) - 1)}
+        else:
+            dates[line.id] = min(period.start + timedelta(days=19), period.end).isoformat()
     return finance.FigureData(
-        spent={line.id: _spent(agreement, line, quarter, corrected) for line in lines},
+        spent=spent, months=months, dates=dates,
         cofinancing_municipality=municipality, cofinancing_other=Decimal("0.00"),
         narrative="Трошоците се според работниот план; фактурите и изводите се чуваат кај давателот.")
 

@@ -167,18 +167,26 @@ AUDIT_ACTION = {
     "programme.updated": _l("Programme updated"),
     "reference.created": _l("Reference data added"),
     "reference.updated": _l("Reference data corrected"),
+    "budget_amendment.approved": _l("Budget amendment approved"),
+    "budget_amendment.rejected": _l("Budget amendment rejected"),
+    "budget_amendment.requested": _l("Budget amendment requested"),
     "financial_report.accepted": _l("Financial report accepted"),
     "financial_report.created": _l("Financial report started"),
+    "financial_report.imported": _l("Financial report entered from a spreadsheet"),
+    "exchange_rates.loaded": _l("Exchange rates loaded"),
     "financial_report.returned": _l("Financial report returned"),
     "financial_report.revision_started": _l("Financial report revision started"),
     "financial_report.saved": _l("Financial report saved"),
     "financial_report.submitted": _l("Financial report submitted"),
+    "financial_report.reminder_sent": _l("Financial report reminder sent"),
+    "financial_report.overdue_sent": _l("Overdue financial report notice sent"),
     "register.anonymised": _l("Register anonymised (retention)"),
     "register.duplicate_resolved": _l("Register duplicate resolved"),
     "register.episode_added": _l("Service user added to a register"),
     "register.episode_corrected": _l("Register episode corrected"),
     "register.episode_ended": _l("Register episode ended"),
     "register.exported": _l("Register downloaded"),
+    "register.imported": _l("Register imported from a file"),
     "register.rekeyed": _l("Register re-keyed"),
     "register.viewed": _l("Register page viewed"),
     "report.accepted": _l("Report accepted"),
@@ -224,7 +232,9 @@ OBJECT_TYPE = {
     "service_type": _l("Service type"), "service_category": _l("Service category"),
     "hard_to_employ_category": _l("Hard-to-employ group"), "region": _l("Region"),
     "grievance": _l("Concern"), "grievance_settings": _l("Grievance settings"),
-    "financial_report": _l("Financial report"),
+    "financial_report": _l("Financial report"), "budget_amendment": _l("Budget amendment"),
+    "financial_report_period": _l("Financial reporting period"),
+    "daily_exchange_rate": _l("NBRM exchange rates"),
     "register": _l("Service-user register"), "register_episode": _l("Register episode"),
     "register_key": _l("Register key"), "register_duplicate_resolution": _l("Register duplicate decision"),
 }
@@ -232,12 +242,18 @@ OBJECT_TYPE = {
 #: What an indicator measures (portal.indicators.rollup): the time rule of its periods.
 INDICATOR_MEASURE = {
     "cumulative": _l("since the start (cumulative)"),
+    "cumulative_unique": _l("different people since the start (cumulative, each person once)"),
     "stock": _l("in the period's last month (stock)"),
     "flow": _l("within the period (flow)"),
     "ratio": _l("a share (ratio)"),
 }
 
+#: A budget amendment's status (issue 18).
+BUDGET_AMENDMENT_STATUS = {"pending": _l("waiting for a decision"), "approved": _l("approved"),
+                           "rejected": _l("rejected")}
+
 KINDS: dict[str, dict[str, Any]] = {
+    "budget_amendment_status": BUDGET_AMENDMENT_STATUS,
     "indicator_measure": INDICATOR_MEASURE,
     "role": ROLE, "org_kind": ORG_KIND, "org_status": ORG_STATUS, "legal_form": LEGAL_FORM,
     "call_status": CALL_STATUS, "call_kind": CALL_KIND, "application_status": APPLICATION_STATUS,

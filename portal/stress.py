@@ -1,5 +1,6 @@
 """`flask --app wsgi seed-stress`: a national-scale dataset for the benchmark — every local government, 2,000
-grants of 60 months each with their monthly reports and disaggregations (≈120,000 reports), and the ledger.
+grants of 60 months each with their monthly reports and disaggregations (≈120,000 reports), the ledger, and the
+service-user registers (200,000 people with a few planted duplicates: `portal.stress_register`).
 
 Written with bulk inserts (the services would take hours for this much history); the figures obey every rule
 the services enforce, and versions are inserted as drafts and then moved to their status in one statement,
@@ -69,7 +70,9 @@ def _fix_sequences(session: Session, tables: list[str]) -> None:
 
 
 def seed_stress(session: Session, grants: int = 2000, months: int = 60, providers: int = 500, seed: int = 7,
-                echo=print) -> dict[str, int]:
+                echo=print, people: int | None = None) -> dict[str, int]:
+    """The dataset; `people` different people in the service-user registers (default 100 a grant: 200,000 over
+    2,000 grants), built by `portal.stress_register`."""
     rng = random.Random(seed)  # noqa: S311 (reproducible figures, not secrets)
     if session.scalar(sa.select(sa.func.count(GrantAgreement.id))):
         raise RuntimeError("seed-stress builds its dataset in an empty database (no grant agreements yet)")
@@ -120,8 +123,12 @@ def seed_stress(session: Session, grants: int = 2000, months: int = 60, provider
         session.commit()
         if (first // BATCH) % 8 == 0:
             echo(f"  {min(first + BATCH, grants)} grants, {counts['reports']} reports")
+    from portal.stress_register import seed_registers
+
+    counts.update(seed_registers(session, rng, grants * 100 if people is None else people, admin.id, echo))
     _fix_sequences(session, ["application", "award_decision", "grant_agreement", "agreement_version", "tranche",
-                             "ledger_entry", "monthly_report", "report_version", "report_service_line", "report_hire_line"])
+                             "ledger_entry", "monthly_report", "report_version", "report_service_line", "report_hire_line",
+                             "register_episode", "register_episode_version"])
     audit.record(session, None, "stress.seeded", object_type="programme", object_id=programme.id, actor_email="seed-stress",
                  after=counts)
     session.commit()

@@ -234,6 +234,35 @@ def finance_grant(app, w, session) -> None:
         session.commit()
 
 
+def amendable_grant(app, w, session) -> None:
+    """A further grant of provider A with two approved budget lines and no budget amendment yet (issue 18)."""
+    from decimal import Decimal
+
+    from portal.models import BudgetLine
+
+    with app.test_request_context():
+        w.agrant = factories.signed_grant(session, w.users["admin"], w.orgs["provider"], w.orgs["municipality"])
+        for position, amount in enumerate(("6000.00", "4000.00")):
+            session.add(BudgetLine(application_id=w.agrant.application_id, position=position, category="staff",
+                                   description="", quantity=Decimal("1"), unit_cost_eur=Decimal(amount), months=1,
+                                   amount_eur=Decimal(amount)))
+        session.commit()
+
+
+def amendment_lines(w, s) -> dict[str, str]:
+    """The amendment form as the provider fills it in: 500.00 moved from the second line to the first."""
+    first, second = sorted(line.id for line in w.agrant.application.budget_lines)
+    return {f"line-{first}": "6500.00", f"line-{second}": "3500.00", "reason": "Повеќе часови нега."}
+
+
+def finance_bulk_file(app, w, session) -> None:
+    """The spreadsheet template of provider A's draft (its second period), as the portal gives it."""
+    from portal.finance_reports import bulk as finance_bulk
+
+    with app.test_request_context():
+        w.fbulk = finance_bulk.template(session, w.users["provider"], w.agreement["own"], 2)
+
+
 def returned_finance_report(app, w, session) -> None:
     from portal.finance_reports import services as finance
 
@@ -243,6 +272,15 @@ def returned_finance_report(app, w, session) -> None:
 
 
 # The service-user register (issue 16): the world has one episode in each grant's register (the same person).
+
+def register_file(app, w, session) -> None:
+    """A register file with one new person for provider A's grant, in the columns of the import's template."""
+    from tests.test_register import make_number
+    from tests.test_register_bulk import HEADER, row, xlsx
+
+    start = w.agreement["own"].current.start_date
+    w.register_file = xlsx([row(session, make_number(date(1947, 10, 2), 613), start)], HEADER)
+
 
 def register_form(w, s) -> dict[str, str]:
     """A new person in provider A's register, as the add form is filled in (sex and year of birth from the number)."""

@@ -116,7 +116,7 @@ def eoi_call(session, admin, *, opens_days: int = -1, closes_days: int = 30, pub
                           description_en="Description", opens_at=now + timedelta(days=opens_days),
                           closes_at=now + timedelta(days=closes_days), allocation_eur=Decimal("3000000.00"),
                           grant_ceiling_eur=None, min_cofinancing_pct=Decimal("5"), service_type_ids=list(types),
-                          required_documents=["council_decision"])
+                          required_documents=["council_decision"], register_required=False)
     for key, value in overrides.items():
         setattr(data, key, value)
     call = calls.create_call(session, admin, data)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: tests that called the mutated function while it collected statistics, so the list must hold the tests that call
 #: the module (a file that calls nothing is reported after the run; a function none of them calls has mutants
 #: "with no tests"). The fast files written from survivors come first: test_permissions_by_role.py,
-#: test_agreement_records.py, test_report_months_and_records.py, test_report_warning_words.py.
+#: test_agreement_records.py, test_report_months_and_records.py, test_report_warning_words.py, test_indicator_exact.py.
 MODULE_TESTS: dict[str, list[str]] = {
     "portal/access.py": ["tests/test_permissions_by_role.py", "tests/test_security.py"],
     "portal/grants/ledger.py": ["tests/test_ledger.py", "tests/test_ledger_errors.py", "tests/test_money_invariants.py"],
@@ -40,7 +40,7 @@ MODULE_TESTS: dict[str, list[str]] = {
                                      "tests/test_report_rules_exact.py", "tests/test_reports.py"],
     "portal/reports/services.py": ["tests/test_report_months_and_records.py", "tests/test_reports.py", "tests/test_report_integrity.py",
                                    "tests/test_report_completeness.py", "tests/test_report_bulk.py"],
-    "portal/indicators/compute.py": ["tests/test_indicator_measures.py", "tests/test_indicators.py",
+    "portal/indicators/compute.py": ["tests/test_indicator_exact.py", "tests/test_indicator_measures.py", "tests/test_indicators.py",
                                      "tests/test_indicators_corrections.py", "tests/test_grievance_indicators.py",
                                      "tests/test_indicator_downloads.py"],
 }

@@ -327,6 +327,42 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("finance_reports.upload_document", "POST"): Row(
         "POST", lambda w, r, s, sc: f"/financial-reports/{w.fdraft[sc].id}/documents",
         {"own": only({"provider"}, 302), "foreign": only(set(), 302)}),
+    # Entries in EUR and MKD (issue 18): whoever reads the report; bulk entry: the grant's provider only.
+    ("finance_reports.report_download", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/financial-reports/{w.freport[sc].id}/entries.xlsx",
+        {"own": only(MINISTRY | {"provider"}, 200), "foreign": only(MINISTRY, 200)}),
+    ("finance_reports.bulk_page", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/finance/2/bulk",
+                                              {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    ("finance_reports.bulk_template", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/finance/2/template.xlsx",
+        {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    # An empty form (no file) is refused with the page (422).
+    ("finance_reports.bulk_upload", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/finance/2/bulk",
+        {"own": only({"provider"}, 422), "foreign": only(set(), 422)}),
+    # Budget amendments (issue 18): the ministry and the provider of the grant; each grant has one pending.
+    ("finance_reports.amendments_index", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/budget-amendments",
+        {"own": only(MINISTRY | {"provider"}, 200), "foreign": only(MINISTRY, 200)}),
+    ("finance_reports.request_amendment", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/budget-amendments/new",
+        {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    # The grant's amendment is still pending: a second request is refused (409).
+    ("finance_reports.request_amendment", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/budget-amendments/new",
+        {"own": only({"provider"}, 409), "foreign": only(set(), 409)}),
+    ("finance_reports.amendment_detail", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/budget-amendments/{w.amendment[sc].id}",
+        {"own": only(MINISTRY | {"provider"}, 200), "foreign": only(MINISTRY, 200)}),
+    # An empty decision (neither approve nor reject) is refused with the form (422).
+    ("finance_reports.decide_amendment", "POST"): Row(
+        "POST", lambda w, r, s, sc: f"/budget-amendments/{w.amendment[sc].id}/decide",
+        {"own": only({"admin", "finance"}, 422), "foreign": only({"admin", "finance"}, 422)}),
+    # Spending against plan: everyone signed in (each sees only their rows: tests/test_scoping.py).
+    ("finance_reports.overview_page", "GET"): Row("GET", lambda w, r, s, sc: "/financial-reports/overview",
+                                                  {"any": only(LOGGED_IN, 200)}),
+    ("finance_reports.overview_download", "GET"): Row("GET", lambda w, r, s, sc: "/financial-reports/overview.xlsx",
+                                                      {"any": only(LOGGED_IN, 200)}),
     ("reports.completeness_page", "GET"): Row("GET", lambda w, r, s, sc: "/reports/completeness",
                                               {"any": only(MINISTRY | {"monitor", "municipality"}, 200)}),
     ("reports.completeness_download", "GET"): Row("GET", lambda w, r, s, sc: "/reports/completeness.xlsx",
@@ -448,6 +484,16 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("register.resolve", "POST"): Row(
         "POST", lambda w, r, s, sc: f"/registers/duplicates/{w.episode['own'].id}/{w.episode['foreign'].id}/resolve",
         {"any": only({"admin", "reviewer"}, 422)}),
+    # Bulk import and the XLSX download: the provider of the grant only (an empty upload is refused: 422).
+    ("register.export_xlsx", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/register.xlsx",
+                                         {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    ("register.import_template", "GET"): Row(
+        "GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/register/template.xlsx",
+        {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    ("register.import_file", "GET"): Row("GET", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/register/import",
+                                         {"own": only({"provider"}, 200), "foreign": only(set(), 200)}),
+    ("register.import_file", "POST"): Row("POST", lambda w, r, s, sc: f"/grants/{w.agreement[sc].id}/register/import",
+                                          {"own": only({"provider"}, 422), "foreign": only(set(), 422)}),
     # Administration.
     ("admin.users", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users", {"any": only({"admin"}, 200)}),
     ("admin.invite_user", "GET"): Row("GET", lambda w, r, s, sc: "/admin/users/invite", {"any": only({"admin"}, 200)}),
@@ -550,10 +596,11 @@ def _finance_world(world, session) -> None:
     report of its first quarter and has a draft of its second."""
     from decimal import Decimal
 
+    from portal.finance_reports import amendments
     from portal.finance_reports import services as finance
     from portal.models import BudgetLine
 
-    world.freport, world.fdraft = {}, {}
+    world.freport, world.fdraft, world.amendment = {}, {}, {}
     for scope, provider in (("own", "provider"), ("foreign", "provider_b")):
         agreement = world.agreement[scope]
         for position, (category, amount) in enumerate((("staff", "9000.00"), ("operating", "3000.00"))):
@@ -570,6 +617,8 @@ def _finance_world(world, session) -> None:
         finance.submit(session, user, report)
         world.freport[scope] = report
         world.fdraft[scope] = finance.start(session, user, agreement, 2)
+        world.amendment[scope] = amendments.request(session, user, agreement, {
+            lines[0].id: "9500.00", lines[1].id: "2500.00"}, "Повеќе часови нега.")
 
 
 def _register_world(world, session) -> None:

@@ -162,7 +162,9 @@ def test_an_increase_is_a_new_version_a_dated_commitment_and_an_audit_row(sessio
     assert (row.actor_id, row.object_type, row.object_id) == (finance.id, "grant_agreement", str(agreement.id))
     assert row.before == {"version": 1, "committed_eur": "78000.00"}
     assert row.after == {"version": 2, "committed_eur": "80000.00", "reason": "Повеќе корисници",
-                         "tranches": ["30000.00", "48000.00", "2000.00"]}
+                         "tranches": ["30000.00", "48000.00", "2000.00"],
+                         # each tranche's release conditions: monthly reports, financial reports, share spent (issue 18)
+                         "conditions": [[0, None, None], [3, None, None], [6, None, None]]}
 
 
 def test_a_decrease_is_a_dated_negative_commitment_and_a_cent_counts(session, award):  # noqa: F811

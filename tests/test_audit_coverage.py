@@ -25,11 +25,14 @@ from portal import clock
 from portal.models import Application, AuditEvent, Call, GrantAgreement, LedgerEntry, Organisation
 from tests import factories, files
 from tests.audit_drivers import (
+    amendable_grant,
+    amendment_lines,
     assignment_of,
     bulk_file,
     checklist_answers,
     closed_grievance,
     enrolled,
+    finance_bulk_file,
     finance_grant,
     fresh_grievance,
     grievance_form,
@@ -38,6 +41,7 @@ from tests.audit_drivers import (
     password_step,
     pending_enrolment,
     provider_c,
+    register_file,
     register_form,
     report_id,
     returned_finance_report,
@@ -482,8 +486,20 @@ AUDITED: dict[tuple[str, str], Case] = {
     ("finance_reports.revise", "POST"): Case(
         "provider", lambda w, s: f"/financial-reports/{w.freport['own'].id}/revise", "financial_report.revision_started",
         lambda w, s: ("financial_report", w.freport["own"].id), setup=returned_finance_report),
+    ("finance_reports.request_amendment", "POST"): Case(
+        "provider", lambda w, s: f"/grants/{w.agrant.id}/budget-amendments/new", "budget_amendment.requested",
+        _new("budget_amendment"), data=amendment_lines, form=True, button="submit", setup=amendable_grant),
+    ("finance_reports.decide_amendment", "POST"): Case(
+        "finance", lambda w, s: f"/budget-amendments/{w.amendment['own'].id}/decide", "budget_amendment.approved",
+        lambda w, s: ("budget_amendment", w.amendment["own"].id),
+        data=lambda w, s: {"approve": "1", "version_id": str(w.amendment["own"].version_id)}),
     ("finance_reports.upload_document", "POST"): _upload(
         "provider", lambda w, s: f"/financial-reports/{w.fdraft['own'].id}/documents", "financial_report", None, "invoice"),
+    # The template of the draft's period, downloaded and uploaded as it came (its figures are the draft's).
+    ("finance_reports.bulk_upload", "POST"): Case(
+        "provider", lambda w, s: f"/grants/{w.agreement['own'].id}/finance/2/bulk", "financial_report.imported",
+        lambda w, s: ("financial_report", w.fdraft["own"].id),
+        data=lambda w, s: {"file": (io.BytesIO(w.fbulk), "financial-report.xlsx")}, setup=finance_bulk_file),
     ("grievances.settings", "POST"): Case(
         "admin", lambda w, s: "/admin/grievances/settings", "grievance.settings_changed", _new("grievance_settings"),
         data=lambda w, s: {"acknowledge_days": "5"}, form=True),
@@ -501,6 +517,10 @@ AUDITED: dict[tuple[str, str], Case] = {
         lambda w, s: ("register_episode", w.episode["own"].id),
         data=lambda w, s: {"decision_number": "08-100/2", "note": "Бројот на решението беше погрешно препишан."},
         form=True),
+    ("register.import_file", "POST"): Case(
+        "provider", lambda w, s: f"/grants/{w.agreement['own'].id}/register/import", "register.imported",
+        lambda w, s: ("grant_agreement", w.agreement["own"].id),
+        data=lambda w, s: {"file": (io.BytesIO(w.register_file), "register.xlsx")}, setup=register_file),
     ("register.resolve", "POST"): Case(
         "reviewer", lambda w, s: f"/registers/duplicates/{w.episode['own'].id}/{w.episode['foreign'].id}/resolve",
         "register.duplicate_resolved", _new("register_duplicate_resolution"),

@@ -118,3 +118,23 @@ def test_no_server_error_from_hostile_input(blueprint, app, world_docs, session)
             response.close()
     assert sent > 0
     assert not failures, f"{len(failures)} of {sent} hostile requests answered 5xx:\n" + "\n".join(failures[:60])
+
+
+HOSTILE_FILES = [
+    (b"", "r.csv"), (b"\xef\xbb\xbf", "r.csv"), (b"\xff\xfe\x00\x01", "r.csv"), (b"a\x00b,c\n", "r.csv"),
+    (b'"unclosed;' + b"x" * 300_000, "r.csv"), (b"[personal_number]\n" + b"9" * 40 + b"\n", "r.csv"),
+    (b";;;;\n;;;\n", "r.csv"), (b"PK\x03\x04" + b"\x00" * 64, "r.xlsx"), (b"%PDF-1.4\n", "r.pdf"),
+    (b"[personal_number],[start_date]\n0101990450006,2026-13-45\n", "r.txt"),
+    (bytes(range(256)) * 40, "r.bin"), (b"=cmd|' /C calc'!A0\n", "r.csv"),
+]
+
+
+def test_no_server_error_from_hostile_register_files(app, world_docs, session):  # noqa: F811
+    """The register's bulk import (issue 16) with hostile files in place of a spreadsheet: refused, never a 5xx."""
+    client = _client(app, world_docs, "provider")
+    url = f"/grants/{world_docs.agreement['own'].id}/register/import"
+    import io
+
+    for content, name in HOSTILE_FILES:
+        response = client.post(url, data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data")
+        assert response.status_code == 422, (name, content[:20], response.status_code)

@@ -50,9 +50,9 @@ def test_the_csv_is_utf8_with_a_bom_numbers_stay_numbers_and_no_cell_starts_a_fo
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     header, body = rows[0], rows[1:]
     assert header[0] == "indicator" and header[10] == "value"
-    assert header[11:] == ["as_of_month", "grants_current", "grants_carried", "grants_missing"]
+    assert header[11:] == ["as_of_month", "grants_current", "grants_carried", "grants_missing", "method", "suppressed"]
     # the stock of 2025-Q1 read at March: both grants carried (G1 from February, G2 from January)
-    assert any(r[0] == "BEN" and r[4] == "2025-Q1" and r[7] == "total" and r[10:] == ["50", "2025-03", "0", "2", "0"]
+    assert any(r[0] == "BEN" and r[4] == "2025-Q1" and r[7] == "total" and r[10:] == ["50", "2025-03", "0", "2", "0", "", ""]
                for r in body)
     for row in body:
         for cell in row[:-1]:

@@ -69,6 +69,8 @@ BY_ROLE = {
     "can_prepare_financial_reports": {P},
     "can_review_financial_reports": {A, F},
     "can_read_financial_reports": {A, R, F},
+    "can_decide_budget_amendments": {A, F},
+    "can_view_finance_overview": {A, R, F, M, P, MON},
     "can_view_indicators": {A, R, F, MON},
     "can_manage_indicators": {A},
     "can_comment_isr": {A, R},
@@ -307,6 +309,21 @@ def test_a_grants_finance_summary_is_seen_by_its_provider_its_municipality_the_m
     assert who(access.can_view_grant_finance, agreement()) == {A, R, F, M, P, MON}
     assert who(access.can_view_grant_finance, agreement(OTHER_PROVIDER, OTHER_MUNICIPALITY)) == {A, R, F, MON}
     assert not any(access.can_view_grant_finance(nobody, agreement()) for nobody in NOBODY)
+
+
+def test_budget_amendments_are_asked_by_the_grants_provider_decided_by_finance_and_seen_by_the_ministry():
+    assert who(access.can_request_budget_amendment, agreement()) == {P}
+    assert who(access.can_request_budget_amendment, agreement(OTHER_PROVIDER)) == set()
+    assert who(access.can_view_budget_amendments, agreement()) == {A, R, F, P}
+    assert who(access.can_view_budget_amendments, agreement(OTHER_PROVIDER, OTHER_MUNICIPALITY)) == {A, R, F}
+    for check in (access.can_request_budget_amendment, access.can_view_budget_amendments):
+        assert not any(check(nobody, agreement()) for nobody in NOBODY)
+
+
+def test_the_spending_views_show_every_grant_to_the_ministry_and_monitors_and_their_own_to_the_others():
+    assert {role: access.finance_overview_scope(person(role)) for role in ROLES} == {
+        A: None, R: None, F: None, MON: None, M: ("municipality", MUNICIPALITY), P: ("provider", PROVIDER)}
+    assert access.finance_overview_scope(person(P, OTHER_PROVIDER)) == ("provider", OTHER_PROVIDER)
 
 
 # Route decorators ----------------------------------------------------------------------------------------------

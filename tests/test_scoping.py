@@ -16,6 +16,12 @@ SCOPED = [
     Scoped("/reports/completeness?by=grant", {"municipality": MUNICIPALITY_A, **MINISTRY_ALL, "monitor": ALL}),
     Scoped("/reports/completeness.csv?by=grant", {"municipality": MUNICIPALITY_A, **MINISTRY_ALL, "monitor": ALL}),
     Scoped("/reports/completeness.xlsx?by=grant", {"municipality": MUNICIPALITY_A, **MINISTRY_ALL, "monitor": ALL}),
+    Scoped("/financial-reports/overview", {"provider": PROVIDER_A, "municipality": MUNICIPALITY_A, **MINISTRY_ALL,
+                                           "monitor": ALL}),
+    Scoped("/financial-reports/overview.csv", {"provider": PROVIDER_A, "municipality": MUNICIPALITY_A, **MINISTRY_ALL,
+                                               "monitor": ALL}),
+    Scoped("/financial-reports/overview.xlsx", {"provider": PROVIDER_A, "municipality": MUNICIPALITY_A, **MINISTRY_ALL,
+                                                "monitor": ALL}),
     Scoped("/applications", {"provider": PROVIDER_A, "municipality": MUNICIPALITY_A}, marker="title"),
     Scoped("/eois", {"municipality": EOI_A}, marker="eoi"),
     Scoped("/", {"provider": PROVIDER_A}),  # the municipality's home lists no grants

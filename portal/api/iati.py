@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from portal import clock
 from portal.calls.services import get_programme
-from portal.indicators import snapshot
+from portal.indicators import snapshot, suppression
 from portal.indicators.compute import Filters
 from portal.models import (
     AgreementVersion,
@@ -252,8 +252,9 @@ def _results(session: Session, activity: ET.Element) -> None:
                                       .order_by(Indicator.sort_order)))
     actual: dict[tuple[str, str], Decimal] = {}
     periods: dict[str, tuple[date, date]] = {}
-    for o in snapshot.read(session, Filters(period_types=("year",)), dimensions=("total",))[0]:
-        if o.dimension == "total":
+    # Public: small counts of people withheld, as for the monitors (portal.indicators.suppression).
+    for o in suppression.read(session, Filters(period_types=("year",)), False, dimensions=("total",))[0]:
+        if o.dimension == "total" and o.value is not None:
             actual[(o.indicator, o.period)] = o.value
             periods[o.period] = (o.period_start, o.period_end)
     by_level = defaultdict(list)

@@ -97,8 +97,11 @@ SCHEMAS: dict[str, Any] = {
                                                                                        "value": NULLABLE_NUMBER}}},
                                  "end_target": VALUE_AT, "previous": VALUE_AT, "current": VALUE_AT,
                                  "disaggregations": {"type": "array", "items": {"type": "string"}},
-                                 "measure": {"type": "string", "enum": ["cumulative", "stock", "flow", "ratio"],
+                                 "measure": {"type": "string", "enum": ["cumulative", "cumulative_unique", "stock", "flow",
+                                                                              "ratio"],
                                              "description": "cumulative: since the start up to the period's end; "
+                                                            "cumulative_unique: different people since the start, "
+                                                            "each once (the service-user registers); "
                                                             "stock: at the period's last month (each grant's latest "
                                                             "accepted month, carried at most carry_months); flow: "
                                                             "within the period; ratio: a share at the same instant"},
@@ -114,7 +117,9 @@ SCHEMAS: dict[str, Any] = {
                                    "dimension": {"type": "string", "enum": ["total", "service_type", "municipality", "region",
                                                                             "sex", "age_band", "disability", "hte_category",
                                                                             "call", "grievance_category"]},
-                                   "category": {"type": "string"}, "label": {"type": "string"}, "value": {"type": "number"},
+                                   "category": {"type": "string"}, "label": {"type": "string"},
+                                   "value": {"type": ["number", "null"],
+                                             "description": "null when withheld (see suppressed)"},
                                    "unit": {"type": "string", "enum": ["number", "percent", "eur"]},
                                    "as_of_month": {"type": ["string", "null"], "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$",
                                                    "description": "The month the value stands for"},
@@ -124,7 +129,18 @@ SCHEMAS: dict[str, Any] = {
                                                       "description": "A stock: grants carried from an earlier month"},
                                    "grants_missing": {"type": ["integer", "null"],
                                                       "description": "A stock: active grants with nothing accepted "
-                                                                     "within the carry window"}}},
+                                                                     "within the carry window"},
+                                   "method": {"type": ["string", "null"], "enum": ["exact", "estimated", "mixed", None],
+                                              "description": "BEN_UNIQUE: exact (every grant behind the value keeps a "
+                                                             "service-user register: different people counted), "
+                                                             "estimated (none does: new beneficiaries of the accepted "
+                                                             "reports added up) or mixed"},
+                                   "suppressed": {"type": ["string", "null"], "enum": ["small", "secondary", None],
+                                                  "description": "Withheld from readers outside the ministry: small "
+                                                                 "(a count of 1 to 4 people, shown as <5) or secondary "
+                                                                 "(the next smallest cell of a breakdown with one "
+                                                                 "small cell, so that it cannot be worked out by "
+                                                                 "subtraction); value is then null"}}},
     "Grant": {"type": "object",
               "required": ["number", "call", "provider", "municipality", "region", "service_types", "start_date", "end_date",
                            "committed_eur", "disbursed_eur", "reports_accepted_through_month"],

@@ -26,7 +26,7 @@ from portal.db import db
 from portal.errors import ValidationFailed
 from portal.grants import ledger
 from portal.grants.services import terms_in_force
-from portal.indicators import dashboard, freshness, snapshot
+from portal.indicators import dashboard, freshness, snapshot, suppression
 from portal.indicators.compute import parse_filters
 from portal.models import (
     Call,
@@ -129,7 +129,7 @@ def cached(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         now = clock.now()
         key = (freshness.current(db), clock.utc_to_skopje(now).date().isoformat(), request.path,
-               tuple(sorted(request.args.items(multi=True))), str(get_locale() or ""))
+               tuple(sorted(request.args.items(multi=True))), str(get_locale() or ""), _exact())
         hit = cache.of().get(key)
         if hit is not None:
             return _respond(*hit)
@@ -140,6 +140,11 @@ def cached(view: Callable[..., Any]) -> Callable[..., Any]:
             g.pop("api_cache_key", None)
 
     return wrapped
+
+
+def _exact() -> bool:
+    """Ministry staff get exact figures; monitors get small cells of people withheld (portal.indicators.suppression)."""
+    return suppression.exact_for(g.get("api_user"))
 
 
 def _paging() -> tuple[int, int]:
@@ -239,7 +244,7 @@ def indicators():
     rows = list(db.scalars(query))
     today = clock.utc_to_skopje(clock.now()).date()
     live = _live_as_of(filters)
-    halves, snap = snapshot.read(db, filters, dimensions=("total",))
+    halves, snap = suppression.read(db, filters, _exact(), dimensions=("total",))
     statuses = {s.indicator.code: s for s in dashboard.statuses(rows, halves, today)}
     items = [_indicator(i, statuses[i.code]) for i in rows]
     return _json(_page(items, "api.indicators"), live or snapshot.as_of(db, snap))
@@ -287,7 +292,7 @@ def observations():
         raise ValidationFailed(_("Some parameters are not valid."), field_errors={"dimension": [
             _("dimension is one of: %(names)s.", names=", ".join(DIMENSIONS))]})
     live = _live_as_of(filters)
-    observations, snap = snapshot.read(db, filters, dimensions=(dimension,) if dimension else None)
+    observations, snap = suppression.read(db, filters, _exact(), dimensions=(dimension,) if dimension else None)
     items = [o.as_dict() for o in observations]
     return _json(_page(items, "api.observations"), live or snapshot.as_of(db, snap))
 

@@ -184,4 +184,8 @@ class ReviewSettingsForm(FlaskForm):
         _l("Allowed variance per budget line (%)"), places=2, validators=[
             Optional(), NumberRange(min=0, max=100, message=_l("Enter a percentage from 0 to 100 with at most two decimals."))],
         description=_l("How far above its approved amount a budget line may go without a budget amendment."))
+    register_required = BooleanField(
+        _l("Grants of this call keep a service-user register, which fills their monthly reports' beneficiaries"),
+        description=_l("Can be switched on only before any grant of the call has a monthly report; switched off, later "
+                       "reports are typed again."))
     submit = SubmitField(_l("Save"))

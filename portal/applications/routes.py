@@ -531,6 +531,7 @@ def review_settings(call_id: int):
         form.tranche_template.data = "\n".join("; ".join(str(v) for v in row) for row in call.tranche_template or [])
         form.finance_period_months.data = call.finance_period_months
         form.budget_variance_pct.data = call.budget_variance_pct
+        form.register_required.data = call.register_required
     if form.validate_on_submit():
         try:
             template = call_services.parse_tranche_template(form.tranche_template.data or "")
@@ -540,7 +541,7 @@ def review_settings(call_id: int):
                 checklist=(form.checklist.data or "").splitlines(), reviewers_required=form.reviewers_required.data,
                 discrepancy_pct=form.discrepancy_pct.data, chair_id=form.chair_id.data or None,
                 tranche_template=template, finance_period_months=form.finance_period_months.data,
-                budget_variance_pct=form.budget_variance_pct.data),
+                budget_variance_pct=form.budget_variance_pct.data, register_required=bool(form.register_required.data)),
                 int(form.version_id.data or 0))
         except clock.NonexistentLocalTime:
             form.endorsement_closes_at.errors = [_("This time does not exist in Skopje (the clocks move forward that "

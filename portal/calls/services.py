@@ -21,7 +21,7 @@ CENT = Decimal("0.01")
 
 CALL_FIELDS = ["kind", "title_mk", "title_sq", "title_en", "description_mk", "description_sq", "description_en",
                "opens_at", "closes_at", "allocation_eur", "grant_ceiling_eur", "min_cofinancing_pct",
-               "required_documents", "report_evidence", "linked_call_id", "status"]
+               "required_documents", "report_evidence", "linked_call_id", "status", "register_required"]
 
 
 def ensure_programme(session: Session) -> Programme:
@@ -114,6 +114,9 @@ class CallData:
     # The amendment note in Albanian and English (optional; shown in Macedonian when empty).
     amendment_note_sq: str = ""
     amendment_note_en: str = ""
+    # Grant calls created from now on require their grants to keep a service-user register (issue 16); changed in the
+    # review settings (`ReviewSettings.register_required`), never by editing the call.
+    register_required: bool = True
 
 
 def _validate(session: Session, data: CallData, call: Call | None) -> None:
@@ -180,6 +183,7 @@ def create_call(session: Session, actor: User, data: CallData) -> Call:
                 kind=data.kind, title_mk="", title_sq="", title_en="", opens_at=data.opens_at,
                 closes_at=data.closes_at, allocation_eur=data.allocation_eur)
     _apply(session, call, data)
+    call.register_required = data.kind == CallKind.GRANT and data.register_required
     session.add(call)
     session.flush()
     audit.record(session, actor, "call.created", call, after=_snapshot(call))
@@ -472,6 +476,9 @@ class ReviewSettings:
     # percent. None: leave as it is.
     finance_period_months: int | None = None
     budget_variance_pct: Decimal | None = None
+    # Whether the call's grants keep a service-user register that fills their monthly reports (issue 16). None: leave
+    # as it is.
+    register_required: bool | None = None
 
 
 def parse_tranche_template(text: str) -> list[list[int]]:
@@ -515,6 +522,24 @@ def _finance_settings_errors(session: Session, call: Call, settings: ReviewSetti
     return errors
 
 
+def _register_setting_errors(session: Session, call: Call, wanted: bool | None) -> dict[str, list[str]]:
+    """A register can be required only before any grant of the call has a monthly report: months already reported
+    were typed, and a register started late does not hold everyone served since the start (the reports would jump,
+    and continuity would break). Switching the requirement off is always allowed: later reports are typed again, and
+    versions already filled from the register keep saying so."""
+    from portal.models import GrantAgreement, MonthlyReport
+
+    if not wanted or call.register_required:
+        return {}
+    reported = session.scalar(sa.select(MonthlyReport.id).join(GrantAgreement, GrantAgreement.id == MonthlyReport.agreement_id)
+                              .where(GrantAgreement.call_id == call.id).limit(1))
+    if reported is not None:
+        return {"register_required": [_("Grants of this call already have monthly reports: a service-user register can "
+                                        "no longer be required for them (their registers would not hold everyone "
+                                        "served since the start).")]}
+    return {}
+
+
 def set_review_settings(session: Session, actor: User, call: Call, settings: ReviewSettings, version_id: int) -> Call:
     """The review settings of a provider grant call: endorsement deadline, per-user funding, the eligibility
     checklist, reviewers per application, the discrepancy threshold and the committee chair."""
@@ -538,10 +563,12 @@ def set_review_settings(session: Session, actor: User, call: Call, settings: Rev
         if chair is None or not chair.active or chair.role not in (Role.REVIEWER, Role.ADMIN):
             errors["chair_id"] = [_("Choose an active ministry reviewer or administrator as chair.")]
     errors |= _finance_settings_errors(session, call, settings)
+    errors |= _register_setting_errors(session, call, settings.register_required)
     if errors:
         raise ValidationFailed(field_errors=errors)
     fields = ["endorsement_closes_at", "funds_per_user", "eligibility_checklist", "reviewers_required",
-              "discrepancy_share", "chair_id", "tranche_template", "finance_period_months", "budget_variance_pct"]
+              "discrepancy_share", "chair_id", "tranche_template", "finance_period_months", "budget_variance_pct",
+              "register_required"]
     before = audit.snapshot(call, fields)
     call.endorsement_closes_at = settings.endorsement_closes_at
     call.funds_per_user = settings.funds_per_user
@@ -555,6 +582,8 @@ def set_review_settings(session: Session, actor: User, call: Call, settings: Rev
         call.finance_period_months = settings.finance_period_months
     if settings.budget_variance_pct is not None:
         call.budget_variance_pct = settings.budget_variance_pct
+    if settings.register_required is not None:
+        call.register_required = settings.register_required
     try:
         session.flush()
     except sa.orm.exc.StaleDataError:

@@ -16,7 +16,7 @@ from portal.documents import services as document_services
 from portal.documents.forms import upload_form
 from portal.errors import NotAllowed, NotFound, ValidationFailed
 from portal.exports import csv_response, xlsx_response
-from portal.finance_reports import services
+from portal.finance_reports import entries, services
 from portal.finance_reports.forms import FinanceFormBase, ReviewFormBase, finance_form, review_form
 from portal.models import Document, FinancialReport, GrantAgreement
 from portal.pagination import paginate
@@ -69,6 +69,7 @@ def grant(agreement_id: int):
                            finance=services.grant_finance(db, agreement), status_label=services.status_label,
                            can_prepare=access.can_edit_financial_reports_of(current_user, agreement),
                            can_view_agreement=access.can_view_agreement(current_user, agreement),
+                           can_view_amendments=access.can_view_budget_amendments(current_user, agreement),
                            can_open=lambda r: access.can_view_financial_report(current_user, r), confirm=ConfirmForm())
 
 
@@ -103,8 +104,11 @@ def start(agreement_id: int, period: int):
 def _render_form(report: FinancialReport, form: FinanceFormBase, status: int = 200):
     agreement = report.agreement
     pct = services.variance_pct(agreement)
-    lines = [(line, services.line_limit(line, pct)) for line in services.budget_lines(agreement)]
-    return render_template("finance_reports/form.html", report=report, form=form, lines=lines, pct=pct,
+    from portal.finance_reports.amendments import amounts_in_force
+
+    approved = amounts_in_force(db, agreement)  # as awarded, or as the newest approved budget amendment says
+    lines = [(line, services.line_limit(line, pct, approved[line.id])) for line in services.budget_lines(agreement)]
+    return render_template("finance_reports/form.html", report=report, form=form, lines=lines, pct=pct, approved=approved,
                            reference=services.reference(report),
                            other=services.spent_in_other_periods(db, report)), status
 
@@ -118,7 +122,7 @@ def edit(report_id: int):
     if report.newest.status != services.Status.DRAFT:
         flash(_("This financial report is not a draft; it is shown as submitted."), "info")
         return redirect(url_for("finance_reports.detail", report_id=report.id))
-    form = finance_form(services.budget_lines(report.agreement))
+    form = finance_form(services.budget_lines(report.agreement), entries.months_of(report))
     if request.method == "GET":
         form.fill(services.data_of(report.newest), report.newest.edit_version)
         return _render_form(report, form)
@@ -159,6 +163,7 @@ def _detail(report: FinancialReport, review: ReviewFormBase | None = None, statu
                            can_download=access.can_download_document,
                            can_review=can_review, reference=services.reference(report),
                            can_edit=can_edit, status_label=services.status_label, line_label=services.line_label,
+                           mkd=entries.view(db, report, version),
                            versions=[v for v in reversed(report.versions)
                                      if v.status != services.Status.DRAFT or v is version]), status
 
@@ -231,3 +236,7 @@ def upload_document(report_id: int):
     else:
         flash(_("Choose the kind of document and the file, then upload."), "error")
     return redirect(url_for("finance_reports.detail", report_id=report.id) + "#documents")
+
+
+from portal.finance_reports import entry_routes  # noqa: E402,F401,I001  (entries in MKD, bulk entry from XLSX)
+from portal.finance_reports import overview_routes  # noqa: E402,F401  (spending against plan, on this blueprint)

@@ -13,9 +13,9 @@ Transitions (anything else raises `InvalidTransition`):
 
 The variance rule: for every approved budget line, what the grant has spent on it — this report plus the
 accepted reports of the grant's other periods — may not be above the line's approved amount plus the call's
-allowed variance (`Call.budget_variance_pct`, default 10 %), rounded down to the cent. Anything above needs an
-approved budget amendment (not built yet). Amounts are exact decimals in EUR with at most two decimals;
-negative amounts are refused."""
+allowed variance (`Call.budget_variance_pct`, default 10 %), rounded down to the cent. The approved amount is the
+one in force: as awarded, or as the newest approved budget amendment set it (`portal.finance_reports.amendments`).
+Amounts are exact decimals in EUR with at most two decimals; negative amounts are refused."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from portal import access, audit, clock
 from portal.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
+from portal.finance_reports import entries  # staff lines per month, entry dates, the rate fixed at submission
 from portal.models import (
     Application,
     BudgetLine,
@@ -79,13 +80,18 @@ def periods(agreement: GrantAgreement) -> list[Period]:
     """The grant's reporting periods under the terms in force: from the first day of its start month, each
     `period_months` long, the last one ending with the grant."""
     terms = agreement.current
-    length, first = period_months(agreement), terms.start_date.replace(day=1)
+    return periods_between(terms.start_date, terms.end_date, period_months(agreement))
+
+
+def periods_between(start_date: date, end_date: date, length: int) -> list[Period]:
+    """The rule of `periods` on plain values (the overdue list reads them for many grants at once)."""
+    first = start_date.replace(day=1)
     result, number = [], 1
     while True:
         start = _add_months(first, (number - 1) * length)
-        if start > terms.end_date:
+        if start > end_date:
             return result
-        result.append(Period(number, start, min(_add_months(start, length) - timedelta(days=1), terms.end_date)))
+        result.append(Period(number, start, min(_add_months(start, length) - timedelta(days=1), end_date)))
         number += 1
 
 
@@ -130,9 +136,12 @@ def line_label(line: BudgetLine) -> str:
     return f"{line.position + 1}. {category_label(line.category)}" + (f": {line.description}" if line.description else "")
 
 
-def line_limit(line: BudgetLine, pct: Decimal) -> Decimal:
-    """The most a budget line may take without an amendment: approved × (100 + pct) / 100, down to the cent."""
-    return (line.amount_eur * (Decimal(100) + pct) / Decimal(100)).quantize(CENT, rounding=ROUND_DOWN)
+def line_limit(line: BudgetLine, pct: Decimal, amount: Decimal | None = None) -> Decimal:
+    """The most a budget line may take without a further amendment: the approved amount in force (`amount`: the
+    line as awarded unless a budget amendment changed it, `amendments.amounts_in_force`) × (100 + pct) / 100, down
+    to the cent."""
+    approved = line.amount_eur if amount is None else amount
+    return (approved * (Decimal(100) + pct) / Decimal(100)).quantize(CENT, rounding=ROUND_DOWN)
 
 
 def spent_in_other_periods(session: Session, report: FinancialReport) -> dict[int, Decimal]:
@@ -149,19 +158,22 @@ def spent_in_other_periods(session: Session, report: FinancialReport) -> dict[in
 
 def variance_errors(session: Session, report: FinancialReport, spent: dict[int, Decimal]) -> dict[str, list[str]]:
     """The lines whose expenditure, with the other periods' accepted expenditure, is above the allowed amount."""
+    from portal.finance_reports.amendments import amounts_in_force
     from portal.i18n import decimal, money
 
     agreement = report.agreement
     pct, other = variance_pct(agreement), spent_in_other_periods(session, report)
+    approved = amounts_in_force(session, agreement)
     errors: dict[str, list[str]] = {}
     for line in budget_lines(agreement):
         total = spent.get(line.id, ZERO) + other.get(line.id, ZERO)
-        limit = line_limit(line, pct)
+        limit = line_limit(line, pct, approved[line.id])
         if total > limit:
             errors[f"line-{line.id}"] = [_(
                 "%(line)s: %(total)s EUR spent up to this period is above the approved %(approved)s EUR plus the "
                 "allowed %(pct)s %% (at most %(limit)s EUR). Anything above needs an approved budget amendment.",
-                line=line_label(line), total=money(total), approved=money(line.amount_eur), pct=decimal(pct), limit=money(limit))]
+                line=line_label(line), total=money(total), approved=money(approved[line.id]), pct=decimal(pct),
+                limit=money(limit))]
     return errors
 
 
@@ -197,12 +209,15 @@ class FigureData:
     cofinancing_municipality: Any = ""
     cofinancing_other: Any = ""
     narrative: str = ""
+    months: dict[int, dict[date, Any]] = field(default_factory=dict)  # staff lines: month → amount (entries.py)
+    dates: dict[int, Any] = field(default_factory=dict)  # other lines: the date of the expense
 
 
 def data_of(version: FinancialReportVersion) -> FigureData:
-    return FigureData(spent={line.budget_line_id: line.spent_eur for line in version.lines},
-                      cofinancing_municipality=version.cofinancing_municipality_eur,
-                      cofinancing_other=version.cofinancing_other_eur, narrative=version.narrative)
+    return entries.fill(FigureData(spent={line.budget_line_id: line.spent_eur for line in version.lines},
+                                   cofinancing_municipality=version.cofinancing_municipality_eur,
+                                   cofinancing_other=version.cofinancing_other_eur, narrative=version.narrative),
+                        version.report, version)
 
 
 def _parsed(data: FigureData, lines: list[BudgetLine]) -> tuple[dict[int, Decimal], Decimal, Decimal]:
@@ -224,7 +239,8 @@ def _parsed(data: FigureData, lines: list[BudgetLine]) -> tuple[dict[int, Decima
 def _summary(version: FinancialReportVersion) -> dict[str, Any]:
     return {"lines": {str(line.budget_line_id): str(line.spent_eur) for line in version.lines},
             "spent": str(version.spent_eur), "cofinancing_municipality": str(version.cofinancing_municipality_eur),
-            "cofinancing_other": str(version.cofinancing_other_eur), "narrative": version.narrative}
+            "cofinancing_other": str(version.cofinancing_other_eur), "narrative": version.narrative,
+            **entries.summary(version)}
 
 
 def _notify(session: Session, report: FinancialReport, template: str, subject: Any,
@@ -301,7 +317,7 @@ def save(session: Session, actor: User, report: FinancialReport, data: FigureDat
     if edit_version is None or edit_version != version.edit_version:
         raise Conflict()
     lines = budget_lines(report.agreement)
-    spent, municipality, other = _parsed(data, lines)
+    spent, municipality, other, plan = entries.parsed(report, data, lines)  # months, dates and amounts
     errors = variance_errors(session, report, spent)
     if errors:
         raise ValidationFailed(field_errors=errors)
@@ -310,6 +326,7 @@ def save(session: Session, actor: User, report: FinancialReport, data: FigureDat
     version.lines = [by_line.get(line.id) or FinancialReportLine(budget_line_id=line.id) for line in lines]
     for line in version.lines:
         line.spent_eur = spent[line.budget_line_id]
+    entries.write(version, plan)
     version.cofinancing_municipality_eur, version.cofinancing_other_eur = municipality, other
     version.narrative = (data.narrative or "").strip()[:8000]
     after = _summary(version)
@@ -328,6 +345,7 @@ def submit(session: Session, actor: User, report: FinancialReport) -> FinancialR
     errors = variance_errors(session, report, {line.budget_line_id: line.spent_eur for line in version.lines})
     if errors:
         raise ValidationFailed(field_errors=errors)
+    entries.fix_rates(session, report, version)  # the rate of each entry's date, fixed while still a draft
     now = clock.now()
     version.status, version.submitted_by_id, version.submitted_at = Status.SUBMITTED, actor.id, now
     report.status, report.last_submitted_at = Status.SUBMITTED, now
@@ -419,6 +437,8 @@ def revise(session: Session, actor: User, report: FinancialReport) -> FinancialR
                                       cofinancing_other_eur=source.cofinancing_other_eur)
         copy.lines = [FinancialReportLine(budget_line_id=line.budget_line_id, spent_eur=line.spent_eur)
                       for line in source.lines]
+        for new, old in zip(copy.lines, source.lines, strict=True):
+            new.entries = entries.copied(old)
     session.add(copy)
     report.current_version, report.status = copy.version, Status.DRAFT
     _flush(session)
@@ -499,7 +519,10 @@ def grant_finance(session: Session, agreement: GrantAgreement) -> GrantFinance:
     reports = {r.period_number: r for r in session.scalars(
         sa.select(FinancialReport).where(FinancialReport.agreement_id == agreement.id)
         .options(sa.orm.selectinload(FinancialReport.versions).selectinload(FinancialReportVersion.lines)))}
-    figures = {line.id: LineFigures(line_label(line), line.amount_eur, line_limit(line, pct))
+    from portal.finance_reports.amendments import amounts_in_force
+
+    approved = amounts_in_force(session, agreement)  # as awarded, or as the newest approved budget amendment says
+    figures = {line.id: LineFigures(line_label(line), approved[line.id], line_limit(line, pct, approved[line.id]))
                for line in budget_lines(agreement)}
     municipality = other = ZERO
     for report in reports.values():
@@ -548,7 +571,8 @@ def export_sheets(finance: GrantFinance) -> dict[str, tuple[list[str], list[list
 
 @dataclass
 class MoneyPosition:
-    """What the grantee's financial reports say before a tranche is released (shown, not yet a condition): the
+    """What the grantee's financial reports say before a tranche is released (the tranche's own conditions are in
+    `portal.finance_reports.conditions`): the
     periods reported and accepted without a gap, what accepted reports say was spent, what the ministry paid."""
 
     periods_ended: int
@@ -565,18 +589,10 @@ class MoneyPosition:
 
 
 def money_position(session: Session, agreement: GrantAgreement) -> MoneyPosition:
+    from portal.finance_reports.conditions import accepted_through, spent_accepted  # the conditions' own figures
     from portal.grants import ledger
 
-    accepted = set(session.scalars(sa.select(FinancialReport.period_number).where(
-        FinancialReport.agreement_id == agreement.id, FinancialReport.accepted_version.is_not(None))))
-    through = 0
-    while through + 1 in accepted:
-        through += 1
-    spent = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(FinancialReportLine.spent_eur), 0))
-        .join(FinancialReportVersion, FinancialReportVersion.id == FinancialReportLine.version_id)
-        .join(FinancialReport, FinancialReport.id == FinancialReportVersion.report_id)
-        .where(FinancialReport.agreement_id == agreement.id, FinancialReportVersion.status == Status.ACCEPTED))
     today = today_in_skopje()
-    return MoneyPosition(periods_ended=sum(1 for p in periods(agreement) if p.end < today), accepted_through=through,
-                         spent=Decimal(spent or 0).quantize(CENT), disbursed=ledger.paid_to(session, agreement.id))
+    return MoneyPosition(periods_ended=sum(1 for p in periods(agreement) if p.end < today),
+                         accepted_through=accepted_through(session, agreement.id),
+                         spent=spent_accepted(session, agreement.id), disbursed=ledger.paid_to(session, agreement.id))

@@ -7,6 +7,7 @@ from portal.grants.services import Terms, TrancheRow
 
 DATE = _l("Enter a date like 2027-03-31.")
 AMOUNT = _l("Enter an amount in euro, for example 250000.00.")
+PCT = _l("Enter a percentage from 0 to 100, for example 50.")
 
 
 class TrancheForm(Form):
@@ -14,6 +15,11 @@ class TrancheForm(Form):
     amount_eur = DecimalField(_l("Amount (EUR)"), places=2, validators=[Optional(), NumberRange(min=0, message=AMOUNT)])
     reports_required_through = IntegerField(_l("Reports accepted up to month"), default=0,
                                             validators=[Optional(), NumberRange(min=0, max=60)])
+    # Money conditions (issue 18): empty means none; the service checks the period against the grant's periods.
+    requires_finance_period = IntegerField(_l("Financial reports accepted up to period"),
+                                           validators=[Optional(), NumberRange(min=1, max=60)])
+    min_spent_pct = DecimalField(_l("Spent of the money disbursed before, at least (%)"), places=2,
+                                 validators=[Optional(), NumberRange(min=0, max=100, message=PCT)])
 
     def is_blank(self) -> bool:
         return self.planned_date.data is None and self.amount_eur.data is None
@@ -29,7 +35,8 @@ class TermsForm(FlaskForm):
     add_tranche = SubmitField(_l("Add a tranche"))
 
     def to_terms(self) -> Terms:
-        rows = [TrancheRow(row.form.planned_date.data, row.form.amount_eur.data, row.form.reports_required_through.data or 0)
+        rows = [TrancheRow(row.form.planned_date.data, row.form.amount_eur.data, row.form.reports_required_through.data or 0,
+                           row.form.requires_finance_period.data, row.form.min_spent_pct.data)
                 for row in self.tranches if not row.form.is_blank()]
         return Terms(signature_date=self.signature_date.data, start_date=self.start_date.data,
                      end_date=self.end_date.data, committed_eur=self.committed_eur.data, tranches=rows)

@@ -21,15 +21,19 @@ from portal.models import Application, GrantAgreement, Role, Tranche, TrancheSta
 #: What the person looking at a tranche can do or is waiting for.
 REQUEST, APPROVE, PAY = "request", "approve", "pay"
 WAIT_REPORTS, WAIT_SECOND, NOTHING = "wait_reports", "wait_second", ""
+WAIT_FINANCE = "wait_finance"  # the monthly reports are there; a money condition is not met yet
 
 HOME_LIMIT = 20
 
 
-def next_action(user: User, tranche: Tranche, accepted_through: int) -> str:
-    """One tranche's next step for `user`, given the months whose reports are accepted without a gap."""
+def next_action(user: User, tranche: Tranche, accepted_through: int, finance_met: bool = True) -> str:
+    """One tranche's next step for `user`, given the months whose reports are accepted without a gap and whether
+    its money conditions (`portal.finance_reports.conditions`) are met."""
     status = tranche.status
     if status == TrancheStatus.PLANNED and access.can_request_release(user):
-        return REQUEST if tranche.reports_required_through <= accepted_through else WAIT_REPORTS
+        if tranche.reports_required_through > accepted_through:
+            return WAIT_REPORTS
+        return REQUEST if finance_met else WAIT_FINANCE
     if status == TrancheStatus.REQUESTED:
         return APPROVE if may_approve(user, tranche) else WAIT_SECOND
     if status == TrancheStatus.APPROVED and access.can_request_release(user):
@@ -39,10 +43,12 @@ def next_action(user: User, tranche: Tranche, accepted_through: int) -> str:
 
 def next_actions(session: Session, user: User, agreement: GrantAgreement) -> dict[int, str]:
     """Every tranche of the agreement → what `user` can do with it next (see the constants above)."""
+    from portal.finance_reports.conditions import unmet
     from portal.grants.services import reports_accepted_through
 
     accepted = reports_accepted_through(session, agreement)
-    return {t.id: next_action(user, t, accepted) for t in agreement.tranches}
+    return {t.id: next_action(user, t, accepted, t.status != TrancheStatus.PLANNED or not unmet(session, t))
+            for t in agreement.tranches}
 
 
 def may_approve(user: User, tranche: Tranche) -> bool:

@@ -17,6 +17,9 @@ from portal.documents import services as document_services
 from portal.documents.forms import upload_form
 from portal.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
 from portal.exports import csv_response, xlsx_response
+from portal.finance_reports import overview as finance_overview
+from portal.finance_reports.amendments import budget_in_force
+from portal.finance_reports.conditions import release_conditions
 from portal.grants import dashboard, four_eyes, ledger
 from portal.grants import services as grants
 from portal.grants.forms import AgreementForm, AmendmentForm, PaymentForm, ReverseForm
@@ -60,7 +63,9 @@ def create(application_id: int):
             form.tranches.pop_entry()
         for row in grants.schedule_from_template(application.call, award.amount_eur, start):
             form.tranches.append_entry({"planned_date": row.planned_date, "amount_eur": row.amount_eur,
-                                        "reports_required_through": row.reports_required_through})
+                                        "reports_required_through": row.reports_required_through,
+                                        "requires_finance_period": row.finance_period,
+                                        "min_spent_pct": row.min_spent_pct})
     if form.add_tranche.data:
         form.tranches.append_entry()
     elif form.validate_on_submit() and not form.tranche_errors():
@@ -107,6 +112,9 @@ def detail(agreement_id: int):
         can_manage=can_manage, can_request=access.can_request_release(current_user),
         can_approve=access.can_approve_release(current_user), confirm=ConfirmForm(), payment=PaymentForm(),
         actions=four_eyes.next_actions(db, current_user, agreement),
+        conditions={t.id: release_conditions(db, t) for t in agreement.tranches},
+        budget=budget_in_force(db, agreement),
+        can_view_amendments=access.can_view_budget_amendments(current_user, agreement),
         warning=grants.start_warning(grants.terms_of(agreement.current)), today=clock.utc_to_skopje(clock.now()).date(),
         report_warning=grants.no_report_warning(db, agreement, clock.utc_to_skopje(clock.now()).date()),
         reverse_form=ReverseForm(), reversed_ids={e.reverses_id for e in entries if e.reverses_id},
@@ -131,7 +139,9 @@ def amend(agreement_id: int):
             form.tranches.pop_entry()
         for t in agreement.tranches:
             form.tranches.append_entry({"planned_date": t.planned_date, "amount_eur": t.amount_eur,
-                                        "reports_required_through": t.reports_required_through})
+                                        "reports_required_through": t.reports_required_through,
+                                        "requires_finance_period": t.requires_finance_period,
+                                        "min_spent_pct": t.min_spent_pct})
         form.tranches.append_entry()
     elif form.add_tranche.data:
         form.tranches.append_entry()
@@ -215,7 +225,9 @@ def approve_release(tranche_id: int):
 
         return render_template("grants/confirm_tranche.html", tranche=tranche, action="approve",
                                version_id=request.form.get("version_id", ""), confirm=ConfirmForm(),
-                               money=money_position(db, tranche.agreement))
+                               money=money_position(db, tranche.agreement), now=clock.now(),
+                               conditions=release_conditions(db, tranche),
+                               refusals=grants.release_refusals(db, tranche))
     grants.approve_release(db, current_user, tranche, version_of(request.form.get("version_id")))
     db.commit()
     flash(_("The release has been approved."), "success")
@@ -300,11 +312,15 @@ def ifr(fmt: str):
               _("Disbursed, cumulative (EUR)"), _("Not yet disbursed = envelope − disbursed (EUR)")]
     rows = dashboard.ifr(db)
     definitions = [(str(ledger.DEFINITIONS[key]),) for key in ("disbursed", "undisbursed", "uncommitted", "mkd")]
+    definitions.append((finance_overview.uses_of_funds_definition(),))
+    uses_header, uses = finance_overview.uses_of_funds_header(), finance_overview.uses_of_funds(db)
     if fmt == "csv":
         return csv_response("interim-financial-report.csv", header, rows + [("",) * len(header)]
-                            + [(text,) + ("",) * (len(header) - 1) for (text,) in definitions])
+                            + [(text,) + ("",) * (len(header) - 1) for (text,) in definitions]
+                            + [("",) * len(header), (_("Uses of funds by budget category"),), uses_header] + uses)
     if fmt == "xlsx":
         return xlsx_response("interim-financial-report.xlsx", {_("Disbursements by quarter"): (header, rows),
+                                                                _("Uses of funds by category"): (uses_header, uses),
                                                                 _("Definitions"): ([_("Definition")], definitions)})
     abort(404)
 

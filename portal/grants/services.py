@@ -45,6 +45,8 @@ class TrancheRow:
     planned_date: date
     amount_eur: Decimal
     reports_required_through: int = 0
+    finance_period: int | None = None  # financial reports accepted up to this period (issue 18)
+    min_spent_pct: Decimal | None = None  # at least this share of what was disbursed before spent
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Terms:
     document_id: int | None = None
 
 
-def _validate(terms: Terms, errors: dict[str, list[str]]) -> None:
+def _validate(terms: Terms, errors: dict[str, list[str]], call=None) -> None:
     if terms.end_date <= terms.start_date:
         errors.setdefault("end_date", []).append(_("The end date comes after the start date."))
     elif terms.end_date > add_months(terms.start_date, MAX_MONTHS):
@@ -71,6 +73,20 @@ def _validate(terms: Terms, errors: dict[str, list[str]]) -> None:
               total=str(total), committed=str(terms.committed_eur)))
     if any(t.amount_eur <= 0 or t.reports_required_through < 0 for t in terms.tranches):
         errors.setdefault("tranches", []).append(_("Each tranche has an amount above zero."))
+    if call is not None and "end_date" not in errors:
+        from portal.finance_reports.conditions import validate_row
+
+        for position, row in enumerate(terms.tranches, start=1):
+            for message in validate_row(call, terms.start_date, terms.end_date, position, row.finance_period,
+                                        row.min_spent_pct):
+                errors.setdefault("tranches", []).append(message)
+
+
+def _conditions(row: TrancheRow) -> dict:
+    """A validated row's release conditions, as the tranche's columns hold them."""
+    pct = None if row.min_spent_pct is None else Decimal(row.min_spent_pct).quantize(Decimal("0.01"))
+    return {"reports_required_through": row.reports_required_through, "requires_finance_period": row.finance_period,
+            "min_spent_pct": pct}
 
 
 def start_warning(terms: Terms) -> str | None:
@@ -96,7 +112,7 @@ def create_agreement(session: Session, actor: User, application: Application, nu
         errors["number"] = [_("Enter the agreement number.")]
     elif session.scalar(sa.select(GrantAgreement.id).where(GrantAgreement.number == number.strip())):
         errors["number"] = [_("Another agreement already has this number.")]
-    _validate(terms, errors)
+    _validate(terms, errors, application.call)
     award = review.latest_decisions(session, [application.id]).get(application.id)
     if award is None or award.outcome != Outcome.AWARD:
         raise InvalidTransition(_("Only an awarded application becomes a grant agreement."))
@@ -117,7 +133,7 @@ def create_agreement(session: Session, actor: User, application: Application, nu
                                  created_by_id=actor.id))
     for position, row in enumerate(terms.tranches, start=1):
         session.add(Tranche(agreement=agreement, position=position, planned_date=row.planned_date,
-                            amount_eur=row.amount_eur, reports_required_through=row.reports_required_through))
+                            amount_eur=row.amount_eur, **_conditions(row)))
     session.flush()
     ledger.commit(session, actor, agreement, terms.committed_eur, _("Agreement %(number)s signed", number=agreement.number),
                   on=terms.signature_date)
@@ -157,7 +173,7 @@ def amend(session: Session, actor: User, agreement: GrantAgreement, terms: Terms
     errors: dict[str, list[str]] = {}
     if not reason.strip():
         errors["reason"] = [_("Give the reason for the amendment.")]
-    _validate(terms, errors)
+    _validate(terms, errors, agreement.call)
     if errors:
         raise ValidationFailed(field_errors=errors)
     current = agreement.current
@@ -168,7 +184,8 @@ def amend(session: Session, actor: User, agreement: GrantAgreement, terms: Terms
                                                        "to what remains instead of removing it."))
         for tranche, row in zip(existing, terms.tranches, strict=False):
             if tranche.status != TrancheStatus.PLANNED and (row.amount_eur != tranche.amount_eur
-                                                            or row.planned_date != tranche.planned_date):
+                                                            or row.planned_date != tranche.planned_date
+                                                            or _conditions(row) != _conditions_of(tranche)):
                 errors.setdefault("tranches", []).append(
                     _("Tranche %(n)d is already in payment and cannot change.", n=tranche.position))
         if errors:
@@ -188,16 +205,31 @@ def amend(session: Session, actor: User, agreement: GrantAgreement, terms: Terms
             tranche = existing[position - 1]
             if tranche.status == TrancheStatus.PLANNED:
                 tranche.planned_date, tranche.amount_eur = row.planned_date, row.amount_eur
-                tranche.reports_required_through = row.reports_required_through
+                for name, value in _conditions(row).items():
+                    setattr(tranche, name, value)
         else:
             session.add(Tranche(agreement=agreement, position=position, planned_date=row.planned_date,
-                                amount_eur=row.amount_eur, reports_required_through=row.reports_required_through))
+                                amount_eur=row.amount_eur, **_conditions(row)))
     session.flush()
     audit.record(session, actor, "agreement.amended", agreement,
                  before={"version": current.version, "committed_eur": current.committed_eur},
                  after={"version": version.version, "committed_eur": version.committed_eur, "reason": reason.strip(),
-                        "tranches": [str(t.amount_eur) for t in terms.tranches]})
+                        "tranches": [str(t.amount_eur) for t in terms.tranches],
+                        "conditions": [list(_conditions(t).values()) for t in terms.tranches]})
     return version
+
+
+def _conditions_of(tranche: Tranche) -> dict:
+    pct = tranche.min_spent_pct
+    return {"reports_required_through": tranche.reports_required_through,
+            "requires_finance_period": tranche.requires_finance_period,
+            "min_spent_pct": None if pct is None else Decimal(pct)}
+
+
+def row_of(tranche: Tranche) -> TrancheRow:
+    """A tranche as a row of the agreement form (the amendment starts from the tranches as they are)."""
+    return TrancheRow(tranche.planned_date, tranche.amount_eur, tranche.reports_required_through,
+                      tranche.requires_finance_period, tranche.min_spent_pct)
 
 
 # Tranches ---------------------------------------------------------------------------------------------
@@ -219,6 +251,27 @@ def no_report_warning(session: Session, agreement: GrantAgreement, today: date) 
     return None
 
 
+def release_refusals(session: Session, tranche: Tranche) -> list[str]:
+    """Every release condition of the tranche that is not met, as the message that names it: the monthly reports
+    accepted up to month N, and the money conditions (`portal.finance_reports.conditions`). One place: the request,
+    the approval and the agreement page all ask here."""
+    from portal.finance_reports.conditions import unmet
+
+    refusals = []
+    accepted = reports_accepted_through(session, tranche.agreement)
+    if tranche.reports_required_through > accepted:
+        refusals.append(_("This tranche needs the monthly reports accepted up to month %(n)d; they are accepted up to "
+                          "month %(done)d.", n=tranche.reports_required_through, done=accepted))
+    return refusals + [condition.refusal for condition in unmet(session, tranche)]
+
+
+def check_release_conditions(session: Session, tranche: Tranche) -> None:
+    """Refuse (409, nothing changes) while a release condition of the tranche is not met."""
+    refusals = release_refusals(session, tranche)
+    if refusals:
+        raise InvalidTransition(" ".join(refusals))
+
+
 def _check_tranche_version(tranche: Tranche, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != tranche.version_id:
         raise Conflict(_("Someone else changed tranche %(n)d while you were looking at it: it is now %(status)s, "
@@ -234,10 +287,7 @@ def request_release(session: Session, actor: User, tranche: Tranche, expected_ve
     _check_tranche_version(tranche, expected_version)
     if tranche.status != TrancheStatus.PLANNED:
         raise InvalidTransition(_("Only a planned tranche can be requested."))
-    accepted = reports_accepted_through(session, tranche.agreement)
-    if tranche.reports_required_through > accepted:
-        raise InvalidTransition(_("This tranche needs the monthly reports accepted up to month %(n)d; they are "
-                                  "accepted up to month %(done)d.", n=tranche.reports_required_through, done=accepted))
+    check_release_conditions(session, tranche)
     tranche.status = TrancheStatus.REQUESTED
     tranche.requested_by_id, tranche.requested_at = actor.id, clock.now()
     from portal.grants import four_eyes
@@ -256,6 +306,7 @@ def approve_release(session: Session, actor: User, tranche: Tranche, expected_ve
     from portal.grants import four_eyes
 
     four_eyes.check_approve(actor, tranche)
+    check_release_conditions(session, tranche)
     tranche.status = TrancheStatus.APPROVED
     tranche.approved_by_id, tranche.approved_at = actor.id, clock.now()
     audit.record(session, actor, "tranche.approved", tranche, before={"status": "requested"},

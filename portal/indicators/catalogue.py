@@ -166,7 +166,30 @@ DEFAULTS += [
      "0", {}, "90", ["municipality", "region", "grievance_category"], "grievances"),
 ]
 
-SOURCES = {"accepted": "Accepted monthly reports (the version in force of each report)",
+DEFAULTS += [
+    ("BEN_UNIQUE", "number", IndicatorLevel.OBJECTIVE,
+     ("Различни лица опслужени од почетокот", "Persona të ndryshëm të shërbyer që nga fillimi",
+      "Different people served since the start"),
+     ("Кумулативно, секое лице еднаш: каде што грантот води регистар на корисници, различните лица во регистарот "
+      "(точно; повлечените записи не се бројат), каде што нема регистар, збир на новите корисници од прифатените "
+      "месечни извештаи (проценка). Секоја вредност кажува дали е точна, проценета или мешана. По пол (од кои "
+      "жени), вид услуга, општина и плански регион на грантот; лице во две услуги се брои во секоја од нив.",
+      "Kumulative, çdo person një herë: ku granti mban regjistër përdoruesish, personat e ndryshëm në regjistër "
+      "(saktë; regjistrimet e tërhequra nuk numërohen), ku nuk ka regjistër, shuma e përfituesve të rinj nga "
+      "raportet mujore të pranuara (vlerësim). Çdo vlerë tregon nëse është e saktë, e vlerësuar apo e përzier. "
+      "Sipas gjinisë (nga të cilët gra), llojit të shërbimit, komunës dhe rajonit planor të grantit; një person në "
+      "dy shërbime numërohet në secilin prej tyre.",
+      "Cumulative, each person once: where a grant keeps a service-user register, the different people in it "
+      "(exact; withdrawn entries never count); where it keeps none, the new beneficiaries of its accepted monthly "
+      "reports added up (estimated). Each value says whether it is exact, estimated or mixed. By sex (of which "
+      "women), service type, and the grant's municipality and planning region; a person in two services counts in "
+      "each of them."),
+     "0", {}, None, ["service_type", "municipality", "region", "sex"], "register"),
+]
+
+SOURCES = {"register": "The service-user registers (different people), and accepted monthly reports where a grant "
+                       "keeps none",
+           "accepted": "Accepted monthly reports (the version in force of each report)",
            "reports": "Monthly reports: first submission and due date", "ledger": "The programme ledger",
            "grievances": "The grievance redress mechanism: cases received, acknowledged and closed"}
 
@@ -175,6 +198,7 @@ SOURCES = {"accepted": "Accepted monthly reports (the version in force of each r
 MEASURES = {
     "BEN": "stock", "HTE": "stock", "MUN": "stock",
     "BEN_CUM": "cumulative", "HTE_CUM": "cumulative", "COMMITTED": "cumulative", "DISBURSED": "cumulative",
+    "BEN_UNIQUE": "cumulative_unique",
     "BEN_NEW": "flow", "HTE_NEW": "flow", "GRANTS": "flow",
     "BEN_FEMALE": "ratio", "HTE_FEMALE": "ratio", "ONTIME": "ratio", "COMMITTED_PCT": "ratio", "DISBURSED_PCT": "ratio",
     "GRM_RECEIVED": "flow", "GRM_ACK_ONTIME": "ratio", "GRM_RESOLVED_ONTIME": "ratio",
@@ -184,6 +208,10 @@ MEASURES = {
 #: administrator ticks it in the catalogue.
 NOT_IATI_RESULTS = frozenset({"ONTIME", "COMMITTED", "COMMITTED_PCT", "DISBURSED", "DISBURSED_PCT", "GRM_RECEIVED",
                               "GRM_ACK_ONTIME"})
+
+
+#: Where an indicator added after the first catalogue sits (beside the one it refines), not at the end.
+SORT_ORDERS = {"BEN_UNIQUE": 25}
 
 
 def _month_end(month: date) -> date:
@@ -240,7 +268,8 @@ def load_defaults(session: Session) -> dict[str, int]:
                               baseline=Decimal(baseline), baseline_date=BASELINE_DATE, targets=targets,
                               end_target=Decimal(end) if end is not None else None,
                               end_target_date=END_DATE if end is not None else None,
-                              disaggregations=disaggregations, source=SOURCES[source], sort_order=order * 10,
+                              disaggregations=disaggregations, source=SOURCES[source],
+                              sort_order=SORT_ORDERS.get(code, order * 10),
                               iati_result=code not in NOT_IATI_RESULTS, measure=MEASURES.get(code, "flow"),
                               carry_months=3))
         added["indicators"] += 1

@@ -24,6 +24,7 @@ SUPPORTED = {
     "BEN": ("service_type", "municipality", "region", "sex", "age_band", "disability"),
     "BEN_CUM": ("service_type", "municipality", "region", "sex", "age_band", "disability"),
     "BEN_NEW": ("service_type", "municipality", "region", "sex", "age_band", "disability"),
+    "BEN_UNIQUE": ("service_type", "municipality", "region", "sex"),
     "BEN_FEMALE": ("municipality", "region"),
     "HTE": ("hte_category", "sex", "municipality", "region"), "HTE_FEMALE": ("municipality", "region"),
     "HTE_NEW": ("hte_category", "sex", "municipality", "region"),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from portal import clock
 from portal.calls.services import get_programme
-from portal.indicators import aggregate, rollup
+from portal.indicators import aggregate, rollup, unique
 from portal.labels import label
 from portal.models import (
     CalendarPeriod,
@@ -66,21 +66,23 @@ class Observation:
     dimension: str  # "total" or a disaggregation
     category: str  # its code ("" for the total)
     label: str
-    value: Decimal
+    value: Decimal | None  # None only when withheld from a reader (`suppressed`)
     unit: str
     as_of_month: date | None = None  # the month the value stands for
     grants_current: int | None = None  # a stock: grants reporting that month,
     grants_carried: int | None = None  # … carried from an earlier month within the window,
     grants_missing: int | None = None  # … active with nothing accepted within the window
+    method: str | None = None  # BEN_UNIQUE: exact / estimated / mixed (portal.indicators.unique)
+    suppressed: str | None = None  # small / secondary: value withheld from this reader (portal.indicators.suppression)
 
     def as_dict(self) -> dict[str, Any]:
         return {"indicator": self.indicator, "period_type": self.period_type, "period": self.period,
                 "period_start": self.period_start.isoformat(), "period_end": self.period_end.isoformat(),
                 "dimension": self.dimension, "category": self.category, "label": self.label,
-                "value": float(self.value), "unit": self.unit,
+                "value": None if self.value is None else float(self.value), "unit": self.unit,
                 "as_of_month": self.as_of_month.isoformat()[:7] if self.as_of_month else None,
                 "grants_current": self.grants_current, "grants_carried": self.grants_carried,
-                "grants_missing": self.grants_missing}
+                "grants_missing": self.grants_missing, "method": self.method, "suppressed": self.suppressed}
 
 
 CENT, ONE = Decimal("0.01"), Decimal("1")
@@ -461,6 +463,7 @@ def compute(session: Session, filters: Filters, now: datetime | None = None) -> 
                     session, scope, {"BEN": ctx.carry.get("BEN", 3), "HTE": ctx.carry.get("HTE", 3)},
                     ("total", "municipality", "region")))
             _people(session, ctx, scope, periods)
+            unique.put(session, ctx, scope, periods)
             _staff(session, ctx, scope, periods)
             _money(session, ctx, scope, periods)
         _grievances(session, ctx, scope, periods, now)

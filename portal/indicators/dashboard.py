@@ -39,6 +39,8 @@ class Status:
     previous_date: date | None
     target: Decimal | None
     target_label: str
+    current_withheld: bool = False  # fewer than 5 people: not shown to this reader (portal.indicators.suppression)
+    previous_withheld: bool = False
 
     @property
     def progress(self) -> int | None:
@@ -52,7 +54,8 @@ class Status:
 @dataclass
 class PlaceRow:
     label: str
-    values: dict[str, Decimal] = field(default_factory=dict)
+    values: dict[str, Decimal | None] = field(default_factory=dict)
+    withheld: set[str] = field(default_factory=set)  # indicator codes withheld (fewer than 5 people)
 
 
 @dataclass
@@ -71,6 +74,9 @@ class Dashboard:
     table_codes: tuple[str, ...] = ("BEN", "HTE", "GRANTS", "COMMITTED", "DISBURSED")
     # months of the beneficiaries' stock with grants carried or missing: (month, current, carried, missing)
     gaps: list[tuple[str, int, int, int]] = field(default_factory=list)
+    exact: bool = True  # ministry staff: exact figures; others: small cells withheld
+    # BEN_UNIQUE: (grants keeping a service-user register, grants with a register or an accepted report)
+    register_share: tuple[int, int] = (0, 0)
 
 
 def statuses(indicators: list[Indicator], observations: list[Observation], today: date) -> list[Status]:
@@ -86,7 +92,8 @@ def statuses(indicators: list[Indicator], observations: list[Observation], today
         if target is None:
             target, label = indicator.end_target, (indicator.end_target_date.isoformat() if indicator.end_target_date else "")
         out.append(Status(indicator, current.value if current else None, _stands_for(current, today),
-                          previous.value if previous else None, _stands_for(previous, today), target, label))
+                          previous.value if previous else None, _stands_for(previous, today), target, label,
+                          bool(current and current.suppressed), bool(previous and previous.suppressed)))
     return out
 
 
@@ -110,29 +117,33 @@ def _cache() -> dict:
     return _CACHE.setdefault(current_app.extensions["db_session_factory"], {})
 
 
-def build(session: Session, now: datetime | None = None) -> Dashboard:
-    """The dashboard, built once per snapshot, language and day and then served from memory: a request that finds
-    the snapshot current sends one statement (the data version) for it."""
+def build(session: Session, now: datetime | None = None, *, exact: bool = True) -> Dashboard:
+    """The dashboard, built once per snapshot, language, day and kind of reader (exact figures for the ministry,
+    small cells withheld for the others) and then served from memory: a request that finds the snapshot current
+    sends one statement (the data version) for it."""
     now = now or clock.now()
     today = clock.utc_to_skopje(now).date()
     snap = snapshot.ensure(session, now)
-    key = (snap.refresh.id, snap.refresh.fingerprint, snap.refresh.finished_at, str(get_locale() or ""), today)
+    key = (snap.refresh.id, snap.refresh.fingerprint, snap.refresh.finished_at, str(get_locale() or ""), today, exact)
     cache = _cache()
     cached = cache.get(key)
     if cached is None:
-        cached = _build(session, now, today, snap)
+        cached = _build(session, now, today, snap, exact)
         if len(cache) >= CACHE_SIZE:
             cache.clear()
         cache[key] = cached
     return replace(cached, stale=snap.stale)
 
 
-def _build(session: Session, now: datetime, today: date, snap: snapshot.Snapshot) -> Dashboard:
+def _build(session: Session, now: datetime, today: date, snap: snapshot.Snapshot, exact: bool = True) -> Dashboard:
+    from portal.indicators import suppression, unique
+
     indicators = list(session.scalars(sa.select(Indicator).where(Indicator.active.is_(True)).order_by(Indicator.sort_order)))
     current = half_of(today)
-    totals, _snap = snapshot.read(session, Filters(period_types=("month", "half")), now, dimensions=("total",), snap=snap)
-    by_place, _snap = snapshot.read(session, Filters(period_types=("half",)), now, dimensions=("region", "municipality"),
-                                    periods=(current,), snap=snap)
+    totals, _snap = suppression.read(session, Filters(period_types=("month", "half")), exact, now,
+                                     dimensions=("total",), snap=snap)
+    by_place, _snap = suppression.read(session, Filters(period_types=("half",)), exact, now,
+                                       dimensions=("region", "municipality"), periods=(current,), snap=snap)
     observations = totals + by_place
     monthly: dict[str, dict[str, Decimal]] = defaultdict(dict)
     gaps = []
@@ -145,8 +156,11 @@ def _build(session: Session, now: datetime, today: date, snap: snapshot.Snapshot
         elif o.period_type == "half" and o.period == current and o.dimension in places:
             row = places[o.dimension].setdefault(o.category, PlaceRow(o.label))
             row.values[o.indicator] = o.value
+            if o.suppressed:
+                row.withheld.add(o.indicator)
     months = sorted(set(monthly["BEN"]) | set(monthly["HTE"]))
-    series = {code: [monthly[code].get(m, Decimal(0)) for m in months] for code in ("BEN", "BEN_CUM", "HTE", "HTE_CUM")}
+    series = {code: [monthly[code].get(m, Decimal(0)) for m in months]  # None: withheld (fewer than 5 people)
+              for code in ("BEN", "BEN_CUM", "HTE", "HTE_CUM")}
     money_months = sorted(set(monthly["COMMITTED"]) | set(monthly["DISBURSED"]))
     money = {code: [monthly[code].get(m, Decimal(0)) for m in money_months] for code in ("COMMITTED", "DISBURSED")}
     return Dashboard(statuses=statuses(indicators, observations, today), months=months, series=series,
@@ -154,4 +168,5 @@ def _build(session: Session, now: datetime, today: date, snap: snapshot.Snapshot
                      by_region=sorted(places["region"].values(), key=lambda r: r.label),
                      by_municipality=sorted(places["municipality"].values(), key=lambda r: r.label), current_half=current,
                      refreshed=snap.refresh, stale=snap.stale, data_version=snap.data_version,
-                     gaps=sorted(gaps, reverse=True)[:12])
+                     gaps=sorted(gaps, reverse=True)[:12], exact=exact,
+                     register_share=unique.register_share(session))

@@ -22,7 +22,28 @@ from portal.indicators.snapshot import AsOf
 from portal.models import Indicator
 
 COLUMNS = ("indicator", "indicator_name", "unit", "period_type", "period", "period_start", "period_end", "dimension",
-           "category", "label", "value", "as_of_month", "grants_current", "grants_carried", "grants_missing")
+           "category", "label", "value", "as_of_month", "grants_current", "grants_carried", "grants_missing", "method",
+           "suppressed")
+
+
+def method_label(method: str | None) -> str:
+    """How a BEN_UNIQUE value was formed (portal.indicators.unique), in words."""
+    return {"exact": _("exact: every grant behind it keeps a service-user register"),
+            "estimated": _("estimated: new beneficiaries of the accepted monthly reports (no register)"),
+            "mixed": _("mixed: exact for the grants keeping a register, estimated for the others")}.get(method or "", "")
+
+
+def withheld_label(flag: str | None) -> str:
+    """Why a value is not shown (portal.indicators.suppression)."""
+    return {"small": _("<5: fewer than 5 people, withheld"),
+            "secondary": _("withheld so that a smaller figure cannot be worked out by subtraction")}.get(flag or "", "")
+
+
+def observation_rows(observations: Iterable[Observation]) -> Iterator[tuple]:
+    """Observations as the rows `csv_rows` writes (with the flag of a withheld value)."""
+    for o in observations:
+        yield (o.indicator, o.period_type, o.period, o.period_start, o.period_end, o.dimension, o.category, o.value,
+               o.unit, o.as_of_month, o.grants_current, o.grants_carried, o.grants_missing, o.method, o.suppressed)
 
 
 def dimension_label(dimension: str) -> str:
@@ -71,15 +92,16 @@ def csv_rows(rows: Iterable[tuple], names: dict[str, str], labels: dict[str, dic
     safe_names = {code: safe_cell(name) for code, name in names.items()}
     cached: dict[tuple[str, str], tuple[str, str]] = {}
     for n, (code, ptype, period, start, end, dimension, category, value, unit, as_of_month, current, carried,
-            missing) in enumerate(rows, start=1):
+            missing, method, *withheld) in enumerate(rows, start=1):
         shown = cached.get((dimension, category))
         if shown is None:
             label = category_label(dimension, category, labels.get(dimension, {}).get(category, category))
             shown = cached[(dimension, category)] = (safe_cell(category), safe_cell(label))
         writer.writerow((code, safe_names.get(code, code), unit, ptype, period, start, end, dimension, shown[0], shown[1],
-                         int(value) if unit == "number" else f"{value:.1f}" if unit == "percent" else f"{value:.2f}",
-                         str(as_of_month)[:7] if as_of_month else "", "" if current is None else current,
-                         "" if carried is None else carried, "" if missing is None else missing))
+                         "" if value is None else int(value) if unit == "number" else f"{value:.1f}" if unit == "percent"
+                         else f"{value:.2f}", str(as_of_month)[:7] if as_of_month else "",
+                         "" if current is None else current, "" if carried is None else carried,
+                         "" if missing is None else missing, method or "", (withheld[0] if withheld else None) or ""))
         if n % 2000 == 0 and buffer.tell() >= CHUNK:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -91,7 +113,7 @@ def _frame(rows: list[list[Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def about(as_of: AsOf) -> pd.DataFrame:
+def about(as_of: AsOf, exact: bool = True) -> pd.DataFrame:
     """When the figures were computed and from which data: the analyst's "data as of"."""
     stamp = as_of.as_dict()["data_as_of"]
     source = (_("The snapshot of every indicator, computed then from the accepted reports and the ledger.")
@@ -101,12 +123,21 @@ def about(as_of: AsOf) -> pd.DataFrame:
                    [_("Data version"), "" if as_of.data_version is None else as_of.data_version],
                    [_("How the figures were computed"), source],
                    [_("Finance summary"), _("Read from the ledger when the file was downloaded (UTC): %(when)s",
-                                            when=clock.now().astimezone(UTC).replace(microsecond=0).isoformat())]],
+                                            when=clock.now().astimezone(UTC).replace(microsecond=0).isoformat())],
+                   [_("Method (different people since the start)"), "; ".join(
+                       method_label(m) for m in ("exact", "estimated", "mixed"))],
+                   [_("Small figures"), _("Exact figures (ministry staff).") if exact else suppression_note()]],
                   [_("Item"), _("Value")])
 
 
+def suppression_note() -> str:
+    return _("Figures counting people are withheld when they are fewer than 5 (shown as <5, with no value); when "
+             "only one figure of a breakdown is withheld, the next smallest is withheld too, so that neither can be "
+             "worked out from the total.")
+
+
 def frames(observations: list[Observation], indicators: list[Indicator], statuses: list[Status],
-           finance: list[tuple], as_of: AsOf | None = None) -> dict[str, pd.DataFrame]:
+           finance: list[tuple], as_of: AsOf | None = None, exact: bool = True) -> dict[str, pd.DataFrame]:
     """Every sheet as a DataFrame, in the order of the workbook (the ISR sheet first, then when the data is from)."""
     names = {i.code: i.name() for i in indicators}
     isr = _frame([[s.indicator.code, s.indicator.name(), s.indicator.unit, s.indicator.level.value,
@@ -122,14 +153,15 @@ def frames(observations: list[Observation], indicators: list[Indicator], statuse
                   _("End target"), _("End target date")])
     sheets: dict[str, pd.DataFrame] = {_("Indicators (ISR)"): isr}
     if as_of is not None:
-        sheets[_("About these figures")] = about(as_of)
+        sheets[_("About these figures")] = about(as_of, exact)
     headers = [_("Code"), _("Indicator"), _("Period type"), _("Period"), _("Category code"), _("Category"), _("Value"),
-               _("Unit")]
+               _("Unit"), _("Method"), _("Withheld")]
     by_dimension: dict[str, list[list[Any]]] = {}
     for o in observations:  # one sheet per disaggregation, built straight from the observations
         by_dimension.setdefault(o.dimension, []).append([
             o.indicator, names.get(o.indicator, o.indicator), o.period_type, o.period, o.category,
-            category_label(o.dimension, o.category, o.label), _number(o.value, o.unit), o.unit])
+            category_label(o.dimension, o.category, o.label), None if o.value is None else _number(o.value, o.unit),
+            o.unit, method_label(o.method), withheld_label(o.suppressed)])
     for dimension in list(by_dimension):
         sheets[dimension_label(dimension)[:31]] = _frame(by_dimension.pop(dimension), headers)
     sheets[_("Finance summary")] = _frame([[label, None if value is None else float(value), *what]
@@ -206,7 +238,7 @@ def csv_copy_query(refresh_id: int, filters, names: dict[str, str], labels: dict
         "COALESCE(l.label, CASE WHEN " + dangerous + " THEN '''' || v.category ELSE v.category END), "
         "CASE v.unit WHEN 'number' THEN trunc(v.value)::bigint::text "
         "WHEN 'percent' THEN to_char(round(v.value, 1), 'FM999999999990.0') ELSE v.value::text END, "
-        "to_char(v.as_of_month, 'YYYY-MM'), v.grants_current, v.grants_carried, v.grants_missing "
+        "to_char(v.as_of_month, 'YYYY-MM'), v.grants_current, v.grants_carried, v.grants_missing, v.method, '' "
         "FROM indicator_value v JOIN names n ON n.code = v.indicator "
         "LEFT JOIN labels l ON l.dimension = v.dimension AND l.code = v.category "
         "WHERE {where} ORDER BY v.id) TO STDOUT WITH (FORMAT csv)").format(

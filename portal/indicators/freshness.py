@@ -51,6 +51,8 @@ from portal.models import (
     LedgerEntry,
     MonthlyReport,
     Programme,
+    RegisterEpisode,
+    RegisterEpisodeVersion,
     ServiceType,
 )
 
@@ -69,6 +71,10 @@ WATCHED: dict[type, tuple[str, ...] | None] = {
     Grievance: ("status", "acknowledged_at", "first_closed_at", "sensitive", "municipality_id", "category",
                 "acknowledge_due_at", "resolve_due_at"),
     GrievanceSettings: ("sensitive_threshold",),
+    # The registers (BEN_UNIQUE): an episode added, corrected, ended or withdrawn (a new version), re-keyed or
+    # anonymised (its key).
+    RegisterEpisode: ("person_key", "key_version", "current_version", "agreement_id"),
+    RegisterEpisodeVersion: None,
 }
 # Inserting one of these moves the figures only when it already carries data that counts.
 NEW_COUNTS_WHEN = {MonthlyReport: ("accepted_version", "first_submitted_at", "submitted_on_time"),

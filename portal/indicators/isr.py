@@ -165,15 +165,18 @@ def active_indicators(session: Session) -> list[Indicator]:
 
 
 def build(session: Session, period: Period, now: datetime | None = None,
-          indicators: list[Indicator] | None = None) -> Isr:
-    """The ISR table for a period: every active indicator (or those given), with the snapshot's data as of."""
+          indicators: list[Indicator] | None = None, exact: bool = True) -> Isr:
+    """The ISR table for a period: every active indicator (or those given), with the snapshot's data as of. Not
+    `exact` (a reader outside the ministry): small counts of people withheld (portal.indicators.suppression)."""
+    from portal.indicators import suppression
+
     now = now or clock.now()
     on = today(now)
     indicators = active_indicators(session) if indicators is None else indicators
     previous = period.previous()
     codes = tuple(i.code for i in indicators)
-    observations, snap = snapshot.read(session, Filters(period_types=(period.kind,), codes=codes or None), now,
-                                       dimensions=("total",), periods=(period.key, previous.key))
+    observations, snap = suppression.read(session, Filters(period_types=(period.kind,), codes=codes or None), exact,
+                                          now, dimensions=("total",), periods=(period.key, previous.key))
     totals = {(o.indicator, o.period): o for o in observations if o.dimension == "total"}
     comments = latest_comments(session, period)
     rows = [Row(i, actual(previous, totals.get((i.code, previous.key)), on),

@@ -13,7 +13,7 @@ from portal import access
 from portal.access import permission_required
 from portal.db import db
 from portal.errors import Conflict, ValidationFailed
-from portal.indicators import exports, isr
+from portal.indicators import exports, isr, suppression
 from portal.indicators.forms import IsrCommentForm
 from portal.indicators.routes import bp
 from portal.web import apply_errors, version_of
@@ -23,7 +23,7 @@ from portal.web import apply_errors, version_of
 @permission_required(access.can_view_indicators)
 def isr_view():
     period = isr.pick(request.args.get("period"), request.args.get("kind"))
-    report = isr.build(db, period)
+    report = isr.build(db, period, exact=suppression.exact_for(current_user))
     return render_template("indicators/isr.html", isr=report, periods=isr.choices(period.kind), kinds=isr.KINDS,
                            may_comment=access.can_comment_isr(current_user))
 
@@ -33,7 +33,8 @@ def isr_view():
 def isr_download(fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    report = isr.build(db, isr.pick(request.args.get("period"), request.args.get("kind")))
+    report = isr.build(db, isr.pick(request.args.get("period"), request.args.get("kind")),
+                       exact=suppression.exact_for(current_user))
     headers = {"Content-Disposition": f'attachment; filename="{isr.filename(report, fmt)}"', "Cache-Control": "no-store",
                **exports.as_of_headers(report.as_of)}
     if fmt == "csv":
@@ -79,6 +80,6 @@ def isr_comment(period_key: str, indicator_id: int):
             return redirect(url_for("indicators.isr_view", period=period.key) + f"#isr-{indicator.code}")
     if status == 200 and (form.errors or form.form_errors):
         status = 422
-    row = isr.build(db, period, indicators=[indicator]).rows[0]
+    row = isr.build(db, period, indicators=[indicator], exact=suppression.exact_for(current_user)).rows[0]
     return render_template("indicators/isr_comment.html", form=form, period=period, row=row,
                            history=isr.versions(db, indicator, period), may_comment=may_comment), status

@@ -30,7 +30,7 @@ from portal.calls.forms import ConfirmForm
 from portal.db import db
 from portal.errors import NotFound, ValidationFailed
 from portal.grants import ledger
-from portal.indicators import catalogue_admin, dashboard, exports, snapshot
+from portal.indicators import catalogue_admin, dashboard, exports, snapshot, suppression
 from portal.indicators.compute import labels_by_code, parse_filters
 from portal.indicators.forms import IndicatorForm, TokenForm
 from portal.models import ApiToken, Indicator, Municipality, Region, ServiceType
@@ -51,11 +51,12 @@ def _choices() -> dict:
 @bp.get("/indicators")
 @permission_required(access.can_view_indicators)
 def index():
-    data = dashboard.build(db)
+    exact = suppression.exact_for(current_user)  # ministry staff; monitors see small cells withheld
+    data = dashboard.build(db, exact=exact)
     # The page's body is the same for every reader of one snapshot, language and day: rendered once and kept (the
     # figures' formatting is most of a request's time); the frame around it (menu, session) is rendered each time.
     key = ("dashboard", data.refreshed.id if data.refreshed else None, data.data_version, data.stale,
-           str(get_locale() or ""), clock.utc_to_skopje(clock.now()).date().isoformat())
+           str(get_locale() or ""), clock.utc_to_skopje(clock.now()).date().isoformat(), exact)
     # The whole page is also kept for each reader's session a little while: the frame depends only on who reads
     # (name, role, session version), the language and the session's CSRF token (its signed form is renewed every
     # half hour, well inside its validity); a page with a message waiting, or with parameters, is never served so.
@@ -107,10 +108,14 @@ def download(fmt: str):
     as_of = snapshot.as_of(db, snap)  # the snapshot's computation time and version; a live answer: now
     headers = {"Content-Disposition": f'attachment; filename="{exports.filename(as_of, fmt)}"', "Cache-Control": "no-store",
                **exports.as_of_headers(as_of)}
+    exact = suppression.exact_for(current_user)
     if fmt == "csv":
         names = {i.code: i.name() for i in indicators}
         labels = labels_by_code(db)
-        if db.get_bind().dialect.name == "postgresql" and snap is not None:
+        if not exact:  # small cells withheld: the rule needs whole breakdowns, so the rows pass through Python
+            chunks = exports.csv_rows(exports.observation_rows(suppression.read(db, filters, False, snap=snap)[0]),
+                                      names, labels)
+        elif db.get_bind().dialect.name == "postgresql" and snap is not None:
             chunks = exports.csv_copy(db, snap.refresh.id, filters, names, labels)
         else:
             chunks = exports.csv_rows(snapshot.rows(db, filters, snap=snap), names, labels)
@@ -120,16 +125,17 @@ def download(fmt: str):
     today = clock.utc_to_skopje(clock.now()).date()
     key = None if snap is None or snap.stale else (
         "xlsx", snap.refresh.id, snap.data_version, today.isoformat(), str(get_locale() or ""),
-        tuple(sorted(request.args.items(multi=True))))
+        tuple(sorted(request.args.items(multi=True))), exact)
     kept = cache.of(key="indicator_xlsx_cache", max_entries=8).get(key) if key else None
     if kept is not None:
         return Response(kept[0], mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers=headers)
-    observations, _snap = snapshot.read(db, filters, snap=snap)
-    halves = observations if "half" in filters.period_types else snapshot.read(
-        db, replace(filters, period_types=("half",)), dimensions=("total",), snap=snap)[0]
+    observations, _snap = suppression.read(db, filters, exact, snap=snap)
+    halves = observations if "half" in filters.period_types else suppression.read(
+        db, replace(filters, period_types=("half",)), exact, dimensions=("total",), snap=snap)[0]
     statuses = dashboard.statuses(indicators, halves, today)
-    content = exports.xlsx_bytes(exports.frames(observations, indicators, statuses, finance_summary(), as_of=as_of))
+    content = exports.xlsx_bytes(exports.frames(observations, indicators, statuses, finance_summary(), as_of=as_of,
+                                                    exact=exact))
     if key is not None:
         cache.of(key="indicator_xlsx_cache", max_entries=8).put(key, content, "")
     return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -87,7 +87,8 @@ def refresh(session: Session, now: datetime | None = None, *, force: bool = Fals
     rows = [{"refresh_id": run.id, "indicator": o.indicator, "period_type": o.period_type, "period": o.period,
              "period_start": o.period_start, "period_end": o.period_end, "dimension": o.dimension, "category": o.category,
              "value": o.value, "unit": o.unit, "as_of_month": o.as_of_month, "grants_current": o.grants_current,
-             "grants_carried": o.grants_carried, "grants_missing": o.grants_missing} for o in observations]
+             "grants_carried": o.grants_carried, "grants_missing": o.grants_missing, "method": o.method}
+            for o in observations]
     for first in range(0, len(rows), 5000):
         session.execute(sa.insert(IndicatorValue), rows[first:first + 5000])
     session.execute(sa.delete(IndicatorValue).where(IndicatorValue.refresh_id != run.id))
@@ -152,7 +153,7 @@ def live_only(filters: Filters) -> bool:
 def _query(snap: Snapshot, filters: Filters, dimensions: tuple[str, ...] | None, periods: tuple[str, ...] | None):
     v = IndicatorValue
     query = sa.select(v.indicator, v.period_type, v.period, v.period_start, v.period_end, v.dimension, v.category,
-                      v.value, v.unit, v.as_of_month, v.grants_current, v.grants_carried, v.grants_missing).where(
+                      v.value, v.unit, v.as_of_month, v.grants_current, v.grants_carried, v.grants_missing, v.method).where(
         v.refresh_id == snap.refresh.id, v.period_type.in_(filters.period_types))
     if filters.codes:
         query = query.where(v.indicator.in_(filters.codes))
@@ -169,12 +170,12 @@ def _query(snap: Snapshot, filters: Filters, dimensions: tuple[str, ...] | None,
 
 def rows(session: Session, filters: Filters, now: datetime | None = None, snap: Snapshot | None = None) -> Iterator[tuple]:
     """The observations as plain tuples (indicator, period type, period, start, end, dimension, category, value,
-    unit, as-of month, grants current, carried, missing), streamed from the database cursor: what the CSV download
+    unit, as-of month, grants current, carried, missing, method), streamed from the database cursor: what the CSV download
     writes without building objects."""
     if live_only(filters):
         for o in compute(session, filters, now):
             yield (o.indicator, o.period_type, o.period, o.period_start, o.period_end, o.dimension, o.category, o.value,
-                   o.unit, o.as_of_month, o.grants_current, o.grants_carried, o.grants_missing)
+                   o.unit, o.as_of_month, o.grants_current, o.grants_carried, o.grants_missing, o.method)
         return
     snap = snap or ensure(session, now)
     active = sa.select(Indicator.code).where(Indicator.active.is_(True))

@@ -19,9 +19,11 @@ from portal.models.applications import (
 )
 from portal.models.applications import Conflict as ConflictDeclaration
 from portal.models.audit import AuditEvent
+from portal.models.budget_amendments import AmendmentStatus, BudgetAmendment, BudgetAmendmentLine
 from portal.models.calls import Call, CallAmendment, CallKind, CallStatus, ExchangeRate, Programme, RubricCriterion
 from portal.models.documents import Document
 from portal.models.eois import EoiMessage, EoiService, EoiStatus, EoiSubmission, ExpressionOfInterest, MessageKind
+from portal.models.finance_entries import DailyRate, FinancialReportEntry
 from portal.models.finance_reports import (
     FinanceReportStatus,
     FinancialReport,
@@ -83,6 +85,9 @@ __all__ = [
     "RegisterEpisodeVersion",
     "RegisterKey",
     "Sex",
+    "AmendmentStatus",
+    "BudgetAmendment",
+    "BudgetAmendmentLine",
     "FinanceReportStatus",
     "FinancialReport",
     "FinancialReportLine",
@@ -140,6 +145,8 @@ __all__ = [
     "CallKind",
     "CallStatus",
     "ExchangeRate",
+    "DailyRate",
+    "FinancialReportEntry",
     "Programme",
     "RubricCriterion",
     "Document",

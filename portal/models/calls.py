@@ -114,6 +114,10 @@ class Call(Localized, Base):
     finance_period_months: Mapped[int] = mapped_column(default=3, server_default="3")
     budget_variance_pct: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("10.00"),
                                                          server_default="10.00")
+    # Whether the grants of the call keep a service-user register from which their monthly reports' beneficiary
+    # figures are filled (issue 16, migration 0022). Rows written without saying (and the calls that existed before)
+    # are False; a call created through the portal starts with True (`calls.services.CallData`).
+    register_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)

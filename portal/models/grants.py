@@ -87,6 +87,10 @@ class Tranche(Base):
     planned_date: Mapped[date] = mapped_column(sa.Date)
     amount_eur: Mapped[Decimal] = mapped_column(MONEY)
     reports_required_through: Mapped[int] = mapped_column(default=0)  # 0: no condition (an advance)
+    # Money conditions (issue 18, `portal.finance_reports.conditions`): the financial reports accepted without a
+    # gap up to this period, and at least this share (%) of what was disbursed before spent per accepted reports.
+    requires_finance_period: Mapped[int | None] = mapped_column()
+    min_spent_pct: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 2))
     status: Mapped[TrancheStatus] = mapped_column(enum_column(TrancheStatus, "tranche_status"),
                                                   default=TrancheStatus.PLANNED)
     requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
@@ -104,6 +108,8 @@ class Tranche(Base):
         sa.UniqueConstraint("agreement_id", "position", name="uq_tranche_position"),
         sa.CheckConstraint("amount_eur > 0", name="amount_positive"),
         sa.CheckConstraint("reports_required_through >= 0", name="reports_required"),
+        sa.CheckConstraint("requires_finance_period IS NULL OR requires_finance_period >= 1", name="finance_period"),
+        sa.CheckConstraint("min_spent_pct IS NULL OR (min_spent_pct >= 0 AND min_spent_pct <= 100)", name="min_spent_pct"),
         sa.CheckConstraint("approved_by_id IS NULL OR approved_by_id != requested_by_id", name="four_eyes"),
     )
 

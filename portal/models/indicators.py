@@ -174,6 +174,8 @@ class IndicatorValue(Base):
     grants_current: Mapped[int | None] = mapped_column()
     grants_carried: Mapped[int | None] = mapped_column()
     grants_missing: Mapped[int | None] = mapped_column()
+    # BEN_UNIQUE (portal.indicators.unique): exact (every grant behind it keeps a register), estimated or mixed.
+    method: Mapped[str | None] = mapped_column(sa.String(10))
 
     __table_args__ = (
         sa.Index("ix_indicator_value_lookup", "refresh_id", "period_type", "indicator", "dimension"),

@@ -119,6 +119,9 @@ class ReportVersion(Base):
     reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_comment: Mapped[str] = mapped_column(sa.Text, default="")
+    # The beneficiary figures (all but the service hours) were filled from the grant's service-user register when
+    # the version was saved and submitted, not typed (issue 16, migration 0022).
+    beneficiaries_from_register: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     edit_version: Mapped[int] = mapped_column(default=1)
 
     report: Mapped[MonthlyReport] = relationship(back_populates="versions")

@@ -66,6 +66,9 @@ def load_reference_data(session: Session) -> dict[str, int]:
 
     ensure_programme(session)
     added.update(load_defaults(session))
+    from portal.finance_reports.rates import seed_indicative
+
+    added["exchange_rates"] = seed_indicative(session)  # the NBRM daily series: indicative until loaded (rates-load)
     return added
 
 

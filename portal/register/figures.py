@@ -1,6 +1,6 @@
 """A month's beneficiary figures computed from a grant's register (issue 16): what the monthly report's service
-lines hold, per service type, so that the report can later be filled from the register instead of typed
-(not wired into the report form yet).
+lines hold, per service type, what the report of a grant whose call requires a register is
+filled with (`portal.reports.from_register`).
 
 Per service type, with people counted once (their keyed hash), withdrawn episodes left out:
 - *served* in month M: people with an episode on any day of M;

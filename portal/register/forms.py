@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -80,3 +81,8 @@ class ResolveForm(FlaskForm):
                          validators=[Optional()])
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=5000)])
     submit = SubmitField(_l("Record the decision"))
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("Filled-in register (XLSX or CSV)"), validators=[FileRequired(_l("Choose the filled-in file."))])
+    submit = SubmitField(_l("Upload and import"))

@@ -5,18 +5,19 @@ every page that shows entries writes a `register.viewed` audit row."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import permission_required
 from portal.db import db
 from portal.errors import DomainError, ValidationFailed
-from portal.exports import csv_response
+from portal.exports import csv_response, xlsx_response
 from portal.labels import AGE_BAND
 from portal.models import Municipality
-from portal.register import access, duplicates, figures, forms, services
-from portal.web import apply_errors, version_of
+from portal.pagination import page_of, paginate
+from portal.register import access, bulk, bulk_template, duplicates, figures, forms, services
+from portal.web import apply_errors, page_arg, page_size, version_of
 
 bp = Blueprint("register", __name__)
 
@@ -34,6 +35,18 @@ def can_list_registers() -> bool:
     return access.can_list_registers(current_user)
 
 
+@bp.app_template_global("register_contract_check")
+def register_contract_check(tranche):
+    """For the tranche confirmation page (grants blueprint): the register against the contracted number of users and
+    the price per user — ministry roles only (counts, no identities)."""
+    from portal import access as portal_access
+    from portal.register.contract import contract_check
+
+    if not portal_access.is_ministry(current_user):
+        return None
+    return contract_check(db, tranche.agreement, tranche.amount_eur)
+
+
 def _municipalities() -> list:
     return sorted(db.scalars(sa.select(Municipality)), key=lambda m: m.name())
 
@@ -41,10 +54,11 @@ def _municipalities() -> list:
 @bp.get("/registers")
 @permission_required(access.can_list_registers)
 def index():
-    rows = services.visible_agreements(db, current_user)
-    services.record_view(db, current_user, "index")
+    page = paginate(db, services.visible_query(current_user), page_arg(), page_size())
+    rows = services.with_counts(db, page.items)
+    services.record_view(db, current_user, "index", page_number=page.page)
     db.commit()
-    return render_template("register/index.html", rows=rows, ministry=access.is_ministry_reader(current_user),
+    return render_template("register/index.html", rows=rows, page=page, ministry=access.is_ministry_reader(current_user),
                            opens=access.can_open_registers(current_user), today=services.today_in_skopje()), 200, \
         NO_STORE
 
@@ -73,6 +87,47 @@ def export(agreement_id: int):
     header, rows = services.export(db, current_user, agreement)
     db.commit()
     return csv_response(f"register-{agreement.id}.csv", header, rows)
+
+
+@bp.get("/grants/<int:agreement_id>/register.xlsx")
+@permission_required(access.can_open_registers)
+def export_xlsx(agreement_id: int):
+    agreement = services.agreement_for(db, current_user, agreement_id, keep=True)
+    header, rows = services.export(db, current_user, agreement)
+    db.commit()
+    return xlsx_response(f"register-{agreement.id}.xlsx", {_("Service-user register"): (header, rows)})
+
+
+@bp.get("/grants/<int:agreement_id>/register/template.xlsx")
+@permission_required(access.can_open_registers)
+def import_template(agreement_id: int):
+    agreement = services.agreement_for(db, current_user, agreement_id, keep=True)
+    return Response(bulk_template.template(db, current_user, agreement),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="register-{agreement.id}-template.xlsx"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.route("/grants/<int:agreement_id>/register/import", methods=["GET", "POST"])
+@permission_required(access.can_open_registers)
+def import_file(agreement_id: int):
+    agreement = services.agreement_for(db, current_user, agreement_id, keep=True)
+    form, outcome, status = forms.ImportForm(), None, 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            upload = form.file.data
+            try:
+                outcome = bulk.upload(db, current_user, agreement, upload.read(), upload.filename or "")
+            except DomainError:
+                db.rollback()
+                raise
+            if outcome.ok:
+                db.commit()
+                flash(_("People added to the register: %(n)d.", n=outcome.added), "success")
+                return redirect(url_for("register.grant", agreement_id=agreement.id), 303)
+            db.rollback()
+    return render_template("register/import.html", form=form, agreement=agreement, outcome=outcome), status, NO_STORE
 
 
 def _episode_form(form_class, agreement, **kwargs):
@@ -195,10 +250,11 @@ def correct(episode_id: int):
 @bp.get("/registers/duplicates")
 @permission_required(access.can_view_duplicates)
 def duplicates_page():
-    pairs = duplicates.listed(db, current_user)
-    services.record_view(db, current_user, "duplicates", pairs=len(pairs))
+    page = duplicates.listed(db, current_user, page_arg(), page_size())
+    services.record_view(db, current_user, "duplicates", pairs=len(page.items), page_number=page.page)
     db.commit()
-    return render_template("register/duplicates.html", pairs=pairs, form=forms.ResolveForm()), 200, NO_STORE
+    return render_template("register/duplicates.html", pairs=page.items, page=page, form=forms.ResolveForm()), 200, \
+        NO_STORE
 
 
 @bp.post("/registers/duplicates/<int:first_id>/<int:second_id>/resolve")
@@ -218,8 +274,9 @@ def resolve(first_id: int, second_id: int):
             db.commit()
             flash(_("The decision on the pair is recorded."), "success")
             return redirect(url_for("register.duplicates_page"), 303)
-    pairs = duplicates.listed(db, current_user)
-    services.record_view(db, current_user, "duplicates", pairs=len(pairs))
+    pair = duplicates.pair(db, first_id, second_id)
+    page = page_of([pair] if pair is not None else [], 1, page_size())
+    services.record_view(db, current_user, "duplicates", pairs=len(page.items))
     db.commit()
-    return render_template("register/duplicates.html", pairs=pairs, form=form, failed=(first_id, second_id)), 422, \
-        NO_STORE
+    return render_template("register/duplicates.html", pairs=page.items, page=page, form=form,
+                           failed=(first_id, second_id)), 422, NO_STORE

@@ -217,25 +217,37 @@ def _version(episode_id: int | None, number: int, data: EpisodeData, actor: User
         change=change, note=data.note, created_by_id=actor.id)
 
 
-def add_episode(session: Session, actor: User, agreement: GrantAgreement, personal_number: str, data: EpisodeData,
-                confirm_checksum: bool = False) -> RegisterEpisode:
-    if not access.can_keep(actor, agreement):
-        raise NotAllowed()
+def checked_entry(session: Session, agreement: GrantAgreement, personal_number: str, data: EpisodeData,
+                  confirm_checksum: bool = False, key: Any = None) -> tuple[str, int, NumberFacts]:
+    """The checks of a new entry — the form's and the bulk import's (`portal.register.bulk`), one place: raises
+    ValidationFailed naming every field, or gives the person's key (and key version) and what the number says. The
+    number itself goes no further. `key` (number → (key, version)) lets an import check the secrets once."""
     errors: dict[str, list[str]] = {}
     number, facts, problem = read_number(personal_number)
     if problem and not (facts is not None and confirm_checksum):
         errors["personal_number"] = [problem]
     data.end_date, data.leaving_reason, data.withdrawn = None, "", False
     _check(session, agreement, data, errors, facts)
-    if errors:
+    if errors or facts is None:
         raise ValidationFailed(field_errors=errors)
-    person_key, key_version = keys.person_key(session, number)
-    del number, personal_number  # nothing of the number goes further than this line
+    person_key, key_version = key(number) if key is not None else keys.person_key(session, number)
+    return person_key, key_version, facts
+
+
+def same_person_message(existing: RegisterEpisode) -> str:
+    return _("This person already has an episode of this service in this register (%(ref)s) that overlaps this one. "
+             "Correct or end that one instead.", ref=reference_of(existing))
+
+
+def add_episode(session: Session, actor: User, agreement: GrantAgreement, personal_number: str, data: EpisodeData,
+                confirm_checksum: bool = False) -> RegisterEpisode:
+    if not access.can_keep(actor, agreement):
+        raise NotAllowed()
+    person_key, key_version, facts = checked_entry(session, agreement, personal_number, data, confirm_checksum)
+    del personal_number  # nothing of the number goes further than this line
     existing = _same_person_here(session, agreement, person_key, data.service_type_id, data.start_date, None)
     if existing is not None:
-        raise ValidationFailed(field_errors={"personal_number": [_(
-            "This person already has an episode of this service in this register (%(ref)s) that overlaps this one. "
-            "Correct or end that one instead.", ref=reference_of(existing))]})
+        raise ValidationFailed(field_errors={"personal_number": [same_person_message(existing)]})
     episode = RegisterEpisode(agreement_id=agreement.id, person_key=person_key, key_version=key_version,
                               current_version=1, created_by_id=actor.id)
     session.add(episode)
@@ -360,27 +372,39 @@ def episode_for(session: Session, actor: User, episode_id: int, keep: bool = Fal
     return episode
 
 
-def visible_agreements(session: Session, actor: User) -> list[tuple[GrantAgreement, int, int]]:
-    """The grants whose registers (or, for a municipality, whose counts) the person may see: each with its episodes
-    (withdrawn ones left out) and the different people being served today."""
+def visible_query(actor: User) -> sa.Select:
+    """The grants whose registers (or, for a municipality, whose counts) the person may see, by number: a query,
+    so that the list is read a page at a time (`with_counts` then counts for that page only)."""
     if not access.can_list_registers(actor):
         raise NotAllowed()
-    today = today_in_skopje()
-    version = RegisterEpisodeVersion
-    active = sa.and_(version.start_date <= today, sa.or_(version.end_date.is_(None), version.end_date >= today))
-    counts = (sa.select(RegisterEpisode.agreement_id.label("agreement_id"),
-                        sa.func.count(RegisterEpisode.id).label("episodes"),
-                        sa.func.count(sa.distinct(sa.case((active, RegisterEpisode.person_key)))).label("people"))
-              .join(version, sa.and_(version.episode_id == RegisterEpisode.id,
-                                     version.version == RegisterEpisode.current_version))
-              .where(version.withdrawn.is_(False)).group_by(RegisterEpisode.agreement_id).subquery())
-    query = (sa.select(GrantAgreement, sa.func.coalesce(counts.c.episodes, 0), sa.func.coalesce(counts.c.people, 0))
-             .outerjoin(counts, counts.c.agreement_id == GrantAgreement.id).order_by(GrantAgreement.number))
+    query = sa.select(GrantAgreement).order_by(GrantAgreement.number, GrantAgreement.id)
     if actor.role == Role.MUNICIPALITY:
         query = query.where(GrantAgreement.municipality_org_id == actor.organisation_id)
     elif not access.is_ministry_reader(actor):
         query = query.where(GrantAgreement.organisation_id == actor.organisation_id)
-    return [(row[0], row[1], row[2]) for row in session.execute(query)]
+    return query
+
+
+def with_counts(session: Session, agreements: list[GrantAgreement]) -> list[tuple[GrantAgreement, int, int]]:
+    """Each grant with its episodes (withdrawn ones left out) and the different people being served today."""
+    if not agreements:
+        return []
+    today = today_in_skopje()
+    version = RegisterEpisodeVersion
+    active = sa.and_(version.start_date <= today, sa.or_(version.end_date.is_(None), version.end_date >= today))
+    counts = {row[0]: (row[1], row[2]) for row in session.execute(
+        sa.select(RegisterEpisode.agreement_id, sa.func.count(RegisterEpisode.id),
+                  sa.func.count(sa.distinct(sa.case((active, RegisterEpisode.person_key)))))
+        .join(version, sa.and_(version.episode_id == RegisterEpisode.id,
+                               version.version == RegisterEpisode.current_version))
+        .where(version.withdrawn.is_(False), RegisterEpisode.agreement_id.in_([a.id for a in agreements]))
+        .group_by(RegisterEpisode.agreement_id))}
+    return [(a, *counts.get(a.id, (0, 0))) for a in agreements]
+
+
+def visible_agreements(session: Session, actor: User) -> list[tuple[GrantAgreement, int, int]]:
+    """Every grant of `visible_query` with its counts (the page reads them a page at a time)."""
+    return with_counts(session, list(session.scalars(visible_query(actor))))
 
 
 def export(session: Session, actor: User, agreement: GrantAgreement) -> tuple[list[str], list[list[Any]]]:

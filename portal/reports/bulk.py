@@ -29,7 +29,7 @@ from portal.documents.validation import detect_type
 from portal.errors import NotAllowed, ValidationFailed
 from portal.models import Application, GrantAgreement, HardToEmployCategory, MonthlyReport, ServiceType, User, VersionStatus
 from portal.models.reports import BENEFICIARY_FIELDS, HIRE_FIELDS, STAFF_FIELDS
-from portal.reports import services, validation, xlsx_reader
+from portal.reports import from_register, services, validation, xlsx_reader
 from portal.reports.bulk_template import INFORMATIONAL, OPTIONAL, Due, _columns, _prefill, due_months, template  # noqa: F401
 from portal.reports.validation import HireFigures, ReportData, ServiceFigures
 
@@ -455,7 +455,7 @@ def upload(session: Session, actor: User, stream: BinaryIO, submit: bool) -> Out
     chosen: list[tuple[Group, ReportData, MonthlyReport | None, bool]] = []
     for key, group in sorted(groups.items(), key=lambda item: (item[1].agreement.number, item[1].month)):
         report = existing.get(key)
-        if not group.marked and not _touched(group, _prefill(session, group.agreement, report, categories)):
+        if not group.marked and not _touched(group, _prefill(session, group.agreement, report, categories, group.month)):
             outcome.skipped += 1
             continue
         if group.staff is None:
@@ -470,6 +470,13 @@ def upload(session: Session, actor: User, stream: BinaryIO, submit: bool) -> Out
         if not group.parsed:
             continue  # its number problems are listed already; the sums need numbers
         data = _data(session, group, categories)
+        if from_register.applies(group.agreement):  # beneficiaries from the register: only the hours are read
+            typed = {k: {n: v for n, v in line.values.items() if not _same(line.raw.get(n), None)}
+                     for k, line in group.services.items()}
+            for type_id, name, message in from_register.refused_cells(session, group.agreement, group.month, typed):
+                reader.problem("beneficiaries", group.services[type_id].row, name,
+                               f"{group.agreement.number}, {group.month:%Y-%m}: {message}")
+            from_register.fill(session, group.agreement, group.month, data)
         submitting = submit or group.marked
         _check(session, group, report, data, submitting, reader)
         chosen.append((group, data, report, submitting))

@@ -22,7 +22,8 @@ from portal.errors import NotAllowed
 from portal.exports import safe_cell
 from portal.models import GrantAgreement, HardToEmployCategory, MonthlyReport, ServiceType, User, VersionStatus
 from portal.models.reports import BENEFICIARY_FIELDS, HIRE_FIELDS, STAFF_FIELDS
-from portal.reports import services, validation
+from portal.reports import from_register, services, validation
+from portal.reports.validation import ServiceFigures
 
 SHEETS = ("beneficiaries", "staff", "hard_to_employ")
 
@@ -64,13 +65,20 @@ def due_months(session: Session, actor: User) -> list[Due]:
 
 
 def _prefill(session: Session, agreement: GrantAgreement, report: MonthlyReport | None,
-             categories: list[HardToEmployCategory]) -> dict[tuple, dict[str, Any]]:
+             categories: list[HardToEmployCategory], month: date | None = None) -> dict[tuple, dict[str, Any]]:
     """What the template writes for one grant's month (the figures of its newest version — a draft or a returned
-    one in the template —, or nothing), by row: ("service", type id), ("staff",), ("hire", category id). The upload
+    one in the template —, or nothing; for a grant whose beneficiaries come from its register, the register's figures
+for `month`), by row: ("service", type id), ("staff",), ("hire", category id). The upload
     compares with the same values, so a month submitted in the portal since the download, left as it was in the
     file, is simply not imported."""
     data = services.data_of(session, report.newest, categories) if report is not None else None
     by_type = {s.service_type_id: s for s in data.services} if data else {}
+    month = report.month if report is not None else month
+    if month is not None and from_register.applies(agreement):  # the register's figures: the upload refuses others
+        register = from_register.figures(session, agreement, month)
+        by_type = {t.id: ServiceFigures(t.id, service_hours=getattr(by_type.get(t.id), "service_hours", None),
+                                        **{n: register.get(t.id, {}).get(n, 0) for n in from_register.REGISTER_FIELDS})
+                   for t in agreement.application.service_types}
     by_category = {h.category_id: h for h in data.hires} if data else {}
     rows: dict[tuple, dict[str, Any]] = {}
     for service_type in agreement.application.service_types:
@@ -125,7 +133,7 @@ def template(session: Session, actor: User) -> bytes:
         sheet.freeze_panes = "A2"
     for item in due_months(session, actor):
         number, month = item.agreement.number, f"{item.month:%Y-%m}"
-        prefill = _prefill(session, item.agreement, item.report, categories)
+        prefill = _prefill(session, item.agreement, item.report, categories, item.month)
         for service_type in item.agreement.application.service_types:
             values = prefill[("service", service_type.id)]
             sheets["beneficiaries"].append([number, month, service_type.code, service_type.name()]

@@ -15,10 +15,11 @@ from portal.documents import services as document_services
 from portal.documents.forms import upload_form
 from portal.errors import NotAllowed, NotFound, ValidationFailed
 from portal.exports import csv_response, xlsx_response
+from portal.finance_reports import overdue as finance_overdue
 from portal.indicators import freshness
 from portal.models import Document, GrantAgreement, MonthlyReport, VersionStatus
 from portal.pagination import paginate
-from portal.reports import bulk, completeness, services, validation
+from portal.reports import bulk, completeness, from_register, services, validation
 from portal.reports.forms import BulkUploadForm, CorrectionForm, ReportFormBase, ReviewForm, SettingsForm, fill, report_form
 from portal.reports.validation import BENEFICIARY_LABELS, HIRE_LABELS, STAFF_LABELS
 from portal.web import apply_errors, page_arg, page_size
@@ -86,7 +87,8 @@ def _render_form(report: MonthlyReport, form: ReportFormBase, template, status: 
                            submittable_from=validation.submittable_from(report.month,
                                                                         get_programme(db).report_early_days),
                            staff_labels=STAFF_LABELS, hire_labels=HIRE_LABELS, reference=services.report_reference(report),
-                           due=services.due_on(get_programme(db), report.month)), status
+                           due=services.due_on(get_programme(db), report.month),
+                           from_register=from_register.applies(report.agreement), as_of=clock.now()), status
 
 
 @bp.route("/reports/<int:report_id>/edit", methods=["GET", "POST"])
@@ -98,7 +100,7 @@ def edit(report_id: int):
     if report.newest.status != VersionStatus.DRAFT:
         flash(_("This report is not a draft; it is shown as submitted."), "info")
         return redirect(url_for("reports.detail", report_id=report.id))
-    template = services.data_of(db, report.newest)
+    template = from_register.draft_template(db, report)
     form = report_form(template)
     if request.method == "GET":
         fill(form, template)
@@ -149,6 +151,7 @@ def _detail_context(report: MonthlyReport, **forms) -> dict:
         history_docs=document_services.versions_by_series(db, [d.series_id for d in documents]),
         upload=upload_form(EVIDENCE, formdata=None) if can_edit else None,
         upload_url=url_for("reports.upload_document", report_id=report.id),
+        register_drift=from_register.drift(db, version), as_of=clock.now(),
         purpose_label=document_services.purpose_label, can_download=access.can_download_document)
     context.update(forms)
     return context
@@ -287,6 +290,9 @@ def completeness_page():
                            rows=rows, page=page, pages=pages, total=data.total,
                            timeliness_label=_labels_once(services.timeliness_label), counted=completeness.COUNTED,
                            links=access.can_read_submitted_reports(current_user),
+                           finance=finance_overdue.summary(db, current_user, filters),
+                           finance_label=finance_overdue.state_label, finance_states=list(finance_overdue.State),
+                           due_days=finance_overdue.DUE_DAYS, finance_shown=finance_overdue.SHOWN,
                            args={k: v for k, v in request.args.items() if k != "page"})
 
 
@@ -304,7 +310,9 @@ def completeness_download(fmt: str):
                      _("On time (%)")]
     totals = [[f"{t.month:%Y-%m}", t.due] + [t.counts[s] for s in completeness.COUNTED]
               + [t.rate(), t.rate(services.Timeliness.ON_TIME)] for t in data.totals]
-    return xlsx_response("reporting-completeness.xlsx", {_("Grants"): (header, rows), _("Totals per month"): (totals_header, totals)})
+    return xlsx_response("reporting-completeness.xlsx", {_("Grants"): (header, rows), _("Totals per month"): (totals_header, totals),
+                                                          _("Financial reports"): finance_overdue.export_rows(
+                                                              finance_overdue.summary(db, current_user, _completeness_filters()))})
 
 
 # Bulk entry ----------------------------------------------------------------------------------------

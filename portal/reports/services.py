@@ -44,7 +44,7 @@ from portal.models import (
     VersionStatus,
 )
 from portal.models.reports import BENEFICIARY_FIELDS, HIRE_FIELDS, STAFF_FIELDS
-from portal.reports import validation
+from portal.reports import from_register, validation
 from portal.reports.validation import Context, HireFigures, ReportData, ServiceFigures
 
 # Months and due dates ------------------------------------------------------------------------------
@@ -328,10 +328,14 @@ def save(session: Session, actor: User, report: MonthlyReport, data: ReportData,
     version = _newest_draft(report)
     if edit_version != version.edit_version:
         raise Conflict()
+    registered = from_register.applies(report.agreement)
+    if registered:  # the beneficiaries come from the register, whatever was posted
+        data = from_register.fill(session, report.agreement, report.month, data)
     result = validation.check_values(data)
     if not result.ok:
         _raise(result.errors)
     before = _summary(version)
+    version.beneficiaries_from_register = registered
     for name in STAFF_FIELDS:
         setattr(version, name, getattr(data, name))
     version.narrative, version.explanation = data.narrative.strip(), data.explanation.strip()
@@ -394,6 +398,8 @@ def submit(session: Session, actor: User, report: MonthlyReport) -> ReportVersio
     if not access.can_edit_reports_of(actor, report.agreement):
         raise NotAllowed()
     version = _newest_draft(report)
+    if from_register.applies(report.agreement):
+        from_register.refresh(session, version)  # the register as it is at this moment
     result = check_submission(session, report)
     if not result.ok:
         _raise(result.errors)
@@ -413,7 +419,8 @@ def submit(session: Session, actor: User, report: MonthlyReport) -> ReportVersio
                          "it.")) from None
     audit.record(session, actor, "report.submitted", report, before={"status": "draft"},
                  after={"status": "submitted", "version": version.version, "warnings": version.warnings,
-                        "beneficiaries": version.beneficiaries, "staff": version.staff_total})
+                        "beneficiaries": version.beneficiaries, "staff": version.staff_total,
+                        **({"beneficiaries_from_register": True} if version.beneficiaries_from_register else {})})
     return version
 
 

@@ -241,7 +241,8 @@ def test_a_wide_table_scrolls_in_its_own_region_with_its_first_column_in_view(br
 
 
 CHART_PAGES = [("monitor@demo.example", "/envelope"), ("monitor@demo.example", "/indicators"),
-               ("monitor@demo.example", "/reports/completeness"), ("reviewer@demo.example", "/review/calls/1/summary")]
+               ("monitor@demo.example", "/reports/completeness"), ("reviewer@demo.example", "/review/calls/1/summary"),
+               ("monitor@demo.example", "/financial-reports/overview")]
 
 
 @pytest.mark.parametrize(("email", "path"), CHART_PAGES, ids=[p for _e, p in CHART_PAGES])
