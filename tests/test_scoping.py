@@ -21,6 +21,7 @@ SCOPED = [
     Scoped("/", {"provider": PROVIDER_A}),  # the municipality's home lists no grants
     Scoped("/grievances", {"provider": PROVIDER_A, "municipality": MUNICIPALITY_A, "admin": ALL, "reviewer": ALL},
            marker="grievance"),
+    Scoped("/registers", {"provider": PROVIDER_A, "municipality": MUNICIPALITY_A, "admin": ALL, "reviewer": ALL}),
     Scoped("/account/api-tokens", {role: frozenset({role}) for role in ("monitor", "admin", "finance")}, marker="token"),
 ]
 
