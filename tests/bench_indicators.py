@@ -37,6 +37,7 @@ from portal.cli import alembic_config
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "bench-" + secrets.token_hex(16)  # shared with the gunicorn workers (tests.bench_wsgi): one session cookie
 SERVE_SECONDS = float(os.environ.get("BENCH_SERVE_SECONDS", "10"))
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))  # gunicorn's gthread workers, as deployed (README, Deploying)
 
 
 def _rss() -> str:
@@ -276,10 +277,10 @@ def _served_side_by_side(app, client, url: str, copy_floor: float) -> None:
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     headers = {"Cookie": f"{cookie.key}={cookie.value}", "Accept-Language": "en"}
     env = {"BENCH_WSGI_URL": url, "BENCH_WSGI_SECRET": SECRET}
-    bare = served("tests.bench_wsgi:bare", "/", env=env, seconds=SERVE_SECONDS)
-    page = served("tests.bench_wsgi:portal", "/indicators", env=env, headers=headers, seconds=SERVE_SECONDS)
-    print(f"  served by gunicorn, 2 workers, 20 connections, {SERVE_SECONDS:.0f} s each (load generator: Python threads "
-          f"on the same 2 cores):")
+    bare = served("tests.bench_wsgi:bare", "/", env=env, seconds=SERVE_SECONDS, threads=THREADS)
+    page = served("tests.bench_wsgi:portal", "/indicators", env=env, headers=headers, seconds=SERVE_SECONDS, threads=THREADS)
+    print(f"  served by gunicorn, 2 workers × {THREADS} threads (gthread, as deployed), 20 connections, "
+          f"{SERVE_SECONDS:.0f} s each (load generator: Python threads on the same 2 cores):")
     print(f"    bare Flask page:    {bare.per_second:7.1f} requests/s, median {bare.median_ms:.0f} ms, "
           f"p90 {bare.p90_ms:.0f} ms ({bare.errors} errors)")
     print(f"    monitor dashboard:  {page.per_second:7.1f} requests/s, median {page.median_ms:.0f} ms, "

@@ -1,9 +1,9 @@
 """For `make bench` only: a load generator in Python (threads and http.client, one connection per request as a
 sync gunicorn worker closes them) and a gunicorn with 2 workers to point it at.
 
-`served(app_path, path, ...)` starts gunicorn on a free port, warms it, sends requests from `connections`
-threads for `seconds`, stops it, and returns requests per second, the median and p90 latency and the workers'
-peak resident memory."""
+`served(app_path, path, ...)` starts gunicorn on a free port (sync workers, or gthread with `threads` > 1), warms
+it, sends requests from `connections` threads for `seconds`, stops it, and returns requests per second, the median
+and p90 latency and the workers' peak resident memory."""
 
 from __future__ import annotations
 
@@ -74,11 +74,12 @@ def _children_rss(pid: int) -> list[float]:
 
 
 def served(app_path: str, path: str, *, env: dict[str, str], headers: dict[str, str] | None = None,
-           connections: int = 20, seconds: float = 10.0, workers: int = 2) -> Served:
+           connections: int = 20, seconds: float = 10.0, workers: int = 2, threads: int = 1) -> Served:
     headers = headers or {}
     port = _free_port()
     process = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
         [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         *(["-k", "gthread", "--threads", str(threads)] if threads > 1 else []),
          "--backlog", "256", "--log-level", "warning", app_path],
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -23,6 +23,7 @@ import secrets
 import zipfile
 from dataclasses import dataclass, field
 
+from portal.grievances import services as grievance_services
 from tests import factories
 from tests.conftest import login
 
@@ -44,7 +45,8 @@ class Scoped:
     shows: dict[str, frozenset[str]] = field(default_factory=dict)
     #: what identifies a planted row here: "number" (agreement number), "title" (application title) or "eoi"
     #: (the reference of the planted expressions of interest, keyed "A" and "B" by municipality) or "token" (the
-    #: names of API tokens planted for the monitor, the admin and finance, keyed by role)
+    #: names of API tokens planted for the monitor, the admin and finance, keyed by role) or "grievance" (the
+    #: tracking code of a concern planted about each grant, keyed like the grants)
     marker: str = "number"
 
     def __str__(self) -> str:
@@ -57,19 +59,22 @@ class Planted:
     titles: dict[str, str]
     eois: dict[str, str]
     tokens: dict[str, str]
+    grievances: dict[str, str]
 
     def markers(self, kind: str) -> dict[str, str]:
-        return {"number": self.numbers, "title": self.titles, "eoi": self.eois, "token": self.tokens}[kind]
+        return {"number": self.numbers, "title": self.titles, "eoi": self.eois, "token": self.tokens,
+                "grievance": self.grievances}[kind]
 
 
 def plant(app, session, world) -> Planted:
     """The four grants, each with a submitted report of its first month, an expression of interest of each
-    municipality and an API token of three users, committed to the test's transaction."""
+    municipality, an API token of three users and a concern (not sensitive) about each grant, committed to the
+    test's transaction."""
     tag = secrets.token_hex(3).upper()
     providers = {"A": (world.orgs["provider"], world.users["provider"]),
                  "B": (world.orgs["provider_b"], world.users["provider_b"])}
     municipalities = {"A": world.orgs["municipality"], "B": world.orgs["municipality_b"]}
-    numbers, titles = {}, {}
+    numbers, titles, grievances = {}, {}, {}
     with app.test_request_context():
         for key in sorted(ALL):
             provider_org, provider_user = providers[key[0]]
@@ -79,6 +84,10 @@ def plant(app, session, world) -> Planted:
             agreement.application.title = f"Scoped title {key}-{tag}"
             factories.report(session, provider_user, agreement, agreement.current.start_date)
             numbers[key], titles[key] = number, agreement.application.title
+            case, _secret = grievance_services.submit(session, grievance_services.IntakeData(
+                category="service_quality", municipality_id=municipalities[key[1]].municipality_id, agreement_id=agreement.id,
+                about="", description=f"The carer comes late ({key}).", anonymous=True), address=f"192.0.2.{len(numbers)}")
+            grievances[key] = case.tracking_code
         call = factories.eoi_call(session, world.users["admin"])
         eois = {key: factories.filled_eoi(session, world.users[user], call).reference
                 for key, user in (("A", "municipality"), ("B", "municipality_b"))}
@@ -88,7 +97,7 @@ def plant(app, session, world) -> Planted:
         for role, name in tokens.items():
             api_tokens.create(session, world.users[role], name)
         session.commit()
-    return Planted(numbers, titles, eois, tokens)
+    return Planted(numbers, titles, eois, tokens, grievances)
 
 
 def text_of(response) -> str:

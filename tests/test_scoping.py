@@ -25,6 +25,9 @@ SCOPED = [
     Scoped("/applications", {"provider": PROVIDER_A, "municipality": MUNICIPALITY_A}, marker="title"),
     Scoped("/eois", {"municipality": EOI_A}, marker="eoi"),
     Scoped("/", {"provider": PROVIDER_A}),  # the municipality's home lists no grants
+    Scoped("/grievances", {"provider": PROVIDER_A, "municipality": MUNICIPALITY_A, "admin": ALL, "reviewer": ALL},
+           marker="grievance"),
+    Scoped("/registers", {"provider": PROVIDER_A, "municipality": MUNICIPALITY_A, "admin": ALL, "reviewer": ALL}),
     Scoped("/account/api-tokens", {role: frozenset({role}) for role in ("monitor", "admin", "finance")}, marker="token"),
 ]
 

@@ -40,3 +40,31 @@ def download(doc_id: int):
     # The chunks need no request context (plain file or S3 stream), so none is kept alive while
     # the download runs.
     return Response(result.chunks, mimetype=document.content_type, headers=headers, direct_passthrough=True)
+
+
+def attach(object_type: str, object_id: int, owner, done: str, back: str):
+    """The one shape of every *attach a document* route (a report's evidence, an agreement's documents, a financial
+    report's invoices): the upload form of the object's purposes, the document service, one commit, a message in
+    the reader's language, and back to the page's documents. The route checks who may attach first."""
+    from flask import flash
+
+    from portal.documents.forms import upload_form
+    from portal.errors import ValidationFailed
+
+    form = upload_form(services.OBJECT_PURPOSES[object_type])
+    if form.validate_on_submit():
+        replaces = db.get(Document, int(form.replaces.data)) if (form.replaces.data or "").isdigit() else None
+        try:
+            services.upload(db, current_user, owner=owner, object_type=object_type, object_id=object_id,
+                            purpose=form.purpose.data, stream=form.file.data.stream, filename=form.file.data.filename,
+                            replaces=replaces)
+        except ValidationFailed as exc:
+            db.rollback()
+            flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages) or str(exc.message),
+                  "error")
+        else:
+            db.commit()
+            flash(done, "success")
+    else:
+        flash(_("Choose the kind of document and the file, then upload."), "error")
+    return redirect(back + "#documents")

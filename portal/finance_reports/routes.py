@@ -14,11 +14,12 @@ from portal.calls.forms import ConfirmForm
 from portal.db import db
 from portal.documents import services as document_services
 from portal.documents.forms import upload_form
+from portal.documents.routes import attach
 from portal.errors import NotAllowed, NotFound, ValidationFailed
 from portal.exports import csv_response, xlsx_response
 from portal.finance_reports import entries, services
 from portal.finance_reports.forms import FinanceFormBase, ReviewFormBase, finance_form, review_form
-from portal.models import Document, FinancialReport, GrantAgreement
+from portal.models import FinancialReport, GrantAgreement
 from portal.pagination import paginate
 from portal.web import apply_errors, page_arg, page_size, version_of
 
@@ -219,23 +220,8 @@ def upload_document(report_id: int):
     report = _report(report_id)
     if not access.can_edit_financial_reports_of(current_user, report.agreement):
         raise NotAllowed()
-    form = upload_form(EVIDENCE)
-    if form.validate_on_submit():
-        replaces = db.get(Document, int(form.replaces.data)) if (form.replaces.data or "").isdigit() else None
-        try:
-            document_services.upload(db, current_user, owner=report.agreement.application.organisation,
-                                     object_type="financial_report", object_id=report.id, purpose=form.purpose.data,
-                                     stream=form.file.data.stream, filename=form.file.data.filename, replaces=replaces)
-        except ValidationFailed as exc:
-            db.rollback()
-            flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages) or str(exc.message),
-                  "error")
-        else:
-            db.commit()
-            flash(_("The document has been uploaded."), "success")
-    else:
-        flash(_("Choose the kind of document and the file, then upload."), "error")
-    return redirect(url_for("finance_reports.detail", report_id=report.id) + "#documents")
+    return attach("financial_report", report.id, report.agreement.application.organisation,
+                  _("The document has been uploaded."), url_for("finance_reports.detail", report_id=report.id))
 
 
 from portal.finance_reports import entry_routes  # noqa: E402,F401,I001  (entries in MKD, bulk entry from XLSX)

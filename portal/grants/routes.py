@@ -15,6 +15,7 @@ from portal.calls.forms import ConfirmForm
 from portal.db import db
 from portal.documents import services as document_services
 from portal.documents.forms import upload_form
+from portal.documents.routes import attach
 from portal.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
 from portal.exports import csv_response, xlsx_response
 from portal.finance_reports import overview as finance_overview
@@ -23,7 +24,7 @@ from portal.finance_reports.conditions import release_conditions
 from portal.grants import dashboard, four_eyes, ledger
 from portal.grants import services as grants
 from portal.grants.forms import AgreementForm, AmendmentForm, PaymentForm, ReverseForm
-from portal.models import Application, Document, GrantAgreement, LedgerEntry, Tranche
+from portal.models import Application, GrantAgreement, LedgerEntry, Tranche
 from portal.pagination import page_of, paginate
 from portal.reports import services as report_services
 from portal.web import apply_errors, page_arg, page_size, version_of
@@ -174,22 +175,8 @@ def amend(agreement_id: int):
 @permission_required(access.can_manage_agreements)
 def upload_document(agreement_id: int):
     agreement = _agreement(agreement_id)
-    form = upload_form(document_services.OBJECT_PURPOSES["agreement"])
-    if form.validate_on_submit():
-        replaces = db.get(Document, int(form.replaces.data)) if (form.replaces.data or "").isdigit() else None
-        try:
-            document_services.upload(db, current_user, owner=agreement.application.organisation, object_type="agreement",
-                                     object_id=agreement.id, purpose=form.purpose.data, stream=form.file.data.stream,
-                                     filename=form.file.data.filename, replaces=replaces)
-        except ValidationFailed as exc:
-            flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages) or str(exc.message),
-                  "error")
-        else:
-            db.commit()
-            flash(_("The document has been uploaded."), "success")
-    else:
-        flash(_("Choose the kind of document and the file, then upload."), "error")
-    return redirect(url_for("grants.detail", agreement_id=agreement.id) + "#documents")
+    return attach("agreement", agreement.id, agreement.application.organisation, _("The document has been uploaded."),
+                  url_for("grants.detail", agreement_id=agreement.id))
 
 
 def _tranche(tranche_id: int) -> Tranche:

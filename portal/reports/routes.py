@@ -13,11 +13,12 @@ from portal.calls.services import get_programme
 from portal.db import db
 from portal.documents import services as document_services
 from portal.documents.forms import upload_form
+from portal.documents.routes import attach
 from portal.errors import NotAllowed, NotFound, ValidationFailed
 from portal.exports import csv_response, xlsx_response
 from portal.finance_reports import overdue as finance_overdue
 from portal.indicators import freshness
-from portal.models import Document, GrantAgreement, MonthlyReport, VersionStatus
+from portal.models import GrantAgreement, MonthlyReport, VersionStatus
 from portal.pagination import paginate
 from portal.reports import bulk, completeness, from_register, services, validation
 from portal.reports.forms import BulkUploadForm, CorrectionForm, ReportFormBase, ReviewForm, SettingsForm, fill, report_form
@@ -230,23 +231,8 @@ def upload_document(report_id: int):
     report = _report(report_id)
     if not access.can_edit_reports_of(current_user, report.agreement):
         raise NotAllowed()
-    form = upload_form(EVIDENCE)
-    if form.validate_on_submit():
-        replaces = db.get(Document, int(form.replaces.data)) if (form.replaces.data or "").isdigit() else None
-        try:
-            document_services.upload(db, current_user, owner=report.agreement.application.organisation,
-                                     object_type="report", object_id=report.id, purpose=form.purpose.data,
-                                     stream=form.file.data.stream, filename=form.file.data.filename, replaces=replaces)
-        except ValidationFailed as exc:
-            db.rollback()
-            flash(" ".join(str(m) for messages in exc.field_errors.values() for m in messages) or str(exc.message),
-                  "error")
-        else:
-            db.commit()
-            flash(_("The evidence has been uploaded."), "success")
-    else:
-        flash(_("Choose the kind of document and the file, then upload."), "error")
-    return redirect(url_for("reports.detail", report_id=report.id) + "#documents")
+    return attach("report", report.id, report.agreement.application.organisation, _("The evidence has been uploaded."),
+                  url_for("reports.detail", report_id=report.id))
 
 
 # Completeness ----------------------------------------------------------------------------------------
