@@ -94,6 +94,35 @@ def schema_app(prefix: str, pool_size: int, **overrides) -> Iterator:
         admin_engine.dispose()
 
 
+@contextmanager
+def empty_database_app(tmp_path, **overrides) -> Iterator:
+    """An application on a database of its own — a SQLite file, or a PostgreSQL schema — migrated to head with the
+    reference data and nothing else: for commands that build on an empty database (`seed-stress`, `seed-demo`). The
+    shared test database is not empty on PostgreSQL: the concurrency tests commit their own programme for real."""
+    from portal.db import db
+    from portal.reference.services import load_reference_data
+
+    def _reference(app) -> None:
+        with app.app_context():
+            load_reference_data(db)
+            db.commit()
+            db.close()
+
+    if is_postgres():
+        with schema_app("empty", 5, **overrides) as app:
+            _reference(app)
+            yield app
+        return
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    app = make_app(url, **overrides)
+    command.upgrade(alembic_config(url), "head")
+    _reference(app)
+    try:
+        yield app
+    finally:
+        app.extensions["db_engine"].dispose()
+
+
 def _sqlite_copy(source: str, target: str) -> None:
     import sqlite3
 
@@ -225,7 +254,7 @@ def count_queries(app) -> Iterator[QueryCounter]:
         sa.event.remove(engine, "before_cursor_execute", counter)
 
 
-__all__ = ["Organisation", "count_queries", "is_postgres", "login", "make_app", "schema_app"]
+__all__ = ["Organisation", "count_queries", "empty_database_app", "is_postgres", "login", "make_app", "schema_app"]
 
 
 class Mailbox:

@@ -826,12 +826,18 @@ def test_the_grants_behind_each_stock_whichever_is_asked_for(app, session, world
         with app.test_request_context():
             found = c.compute(session, Filters(**feb, codes=(code,)), now=now)
         return {(o.dimension, o.category): (o.grants_current, o.grants_carried, o.grants_missing)
-                for o in found if o.indicator == code and o.dimension in ("total", "municipality")}
+                for o in found if o.indicator == code and o.dimension in ("total", "municipality", "region")}
 
     for code in ("BEN", "BEN_FEMALE", "MUN", "HTE", "HTE_FEMALE"):
         assert behind(code)[("total", "")] == (1, 1, 0), code
     assert behind("BEN")[("municipality", codes[built["a"]])] == (1, 0, 0)
     assert behind("BEN")[("municipality", codes[built["b"]])] == (0, 1, 0)
+    region_a, region_b = (session.get(Municipality, built[k]).region for k in ("a", "b"))
+    if region_a is region_b:
+        assert behind("BEN")[("region", str(region_a.code))] == (1, 1, 0)
+    else:
+        assert behind("BEN")[("region", str(region_a.code))] == (1, 0, 0)
+        assert behind("BEN")[("region", str(region_b.code))] == (0, 1, 0)
     session.execute(sa.update(Indicator).where(Indicator.code == "HTE").values(carry_months=1))
     session.commit()
     assert behind("HTE")[("total", "")] == (1, 0, 1)

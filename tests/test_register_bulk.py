@@ -414,10 +414,12 @@ def test_the_duplicate_list_is_paged_unresolved_first(app, client, two, session)
 
 # seed-stress registers -------------------------------------------------------------------------------------------------
 
-def test_stress_registers_at_a_tiny_scale_plant_duplicates_the_check_finds(app, session):
+def test_stress_registers_at_a_tiny_scale_plant_duplicates_the_check_finds(tmp_path):
+    from portal.db import db as session
     from portal.stress import seed_stress
+    from tests.conftest import empty_database_app
 
-    with app.test_request_context():
+    with empty_database_app(tmp_path) as app, app.test_request_context():
         counts = seed_stress(session, grants=6, months=12, providers=3, people=1000, echo=lambda _line: None)
         found = duplicates.find(session)
         assert counts["people"] == 1000 and counts["episodes"] >= 120

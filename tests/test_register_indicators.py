@@ -155,16 +155,19 @@ def test_a_new_register_entry_moves_the_data_version(app, session, registers):
     assert freshness.current(session) > before
 
 
-def test_the_demo_keeps_registers_with_a_planted_duplicate(app, session):
+def test_the_demo_keeps_registers_with_a_planted_duplicate(tmp_path):
+    from portal.db import db as session
     from portal.register import duplicates
+    from tests.conftest import empty_database_app
 
-    result = app.test_cli_runner().invoke(args=["seed-demo"])
-    assert result.exit_code == 0, result.output
-    with app.test_request_context():
-        pairs = duplicates.find(session)
-        found = observe(app, session)
-    assert len([p for p in pairs if p.resolution is None]) == 1
-    pair = pairs[0]
-    assert pair.first.agreement.organisation_id != pair.second.agreement.organisation_id  # across providers
-    total = latest(found, "BEN_UNIQUE")
-    assert total.method == unique.EXACT and total.value > 10
+    with empty_database_app(tmp_path) as app:
+        result = app.test_cli_runner().invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+        with app.test_request_context():
+            pairs = duplicates.find(session)
+            found = observe(app, session)
+            assert len([p for p in pairs if p.resolution is None]) == 1
+            pair = pairs[0]
+            assert pair.first.agreement.organisation_id != pair.second.agreement.organisation_id  # across providers
+            total = latest(found, "BEN_UNIQUE")
+            assert total.method == unique.EXACT and total.value > 10
