@@ -20,7 +20,7 @@ def test_a_monitor_reads_the_indicators_and_downloads_them(browser, base_url, ar
         monitor.click("nav a[href='/indicators']")
     expect(monitor.locator("h1")).to_have_text("Results indicators")
     table = monitor.locator("table.indicators")
-    expect(table.locator("tbody tr")).to_have_count(18)  # the catalogue's active indicators
+    expect(table.locator("tbody tr")).to_have_count(19)  # the catalogue's active indicators
     ben = table.locator("tbody tr", has_text="BEN ·")
     expect(ben.locator("td").nth(2)).not_to_have_text("—")  # a current value from the accepted reports
     expect(monitor.locator("figure.chart svg").first).to_be_visible()

@@ -51,9 +51,10 @@ def test_from_a_providers_report_to_its_acceptance(browser, base_url, artifacts_
         provider.click("#correction button[type=submit]")
     expect(provider.locator("h1")).to_contain_text(month)
 
-    total = provider.locator("input[id^='service-'][id$='-total']")
-    women = provider.locator("input[id^='service-'][id$='-female']:not([id$='-new_female'])")
-    men = provider.locator("input[id^='service-'][id$='-male']:not([id$='-new_male'])")
+    # The grant's first service (home help); the demo grant also offers personal assistance.
+    total = provider.locator("input[id^='service-'][id$='-total']").first
+    women = provider.locator("input[id^='service-'][id$='-female']:not([id$='-new_female'])").first
+    men = provider.locator("input[id^='service-'][id$='-male']:not([id$='-new_male'])").first
     served = int(total.input_value())
     women.fill(str(served))  # women + men no longer add up to those served
     provider.check("#confirm")
