@@ -95,6 +95,27 @@ def schema_app(prefix: str, pool_size: int, **overrides) -> Iterator:
 
 
 @contextmanager
+def demo_schema_app(prefix: str, pool_size: int, **overrides) -> Iterator:
+    """`schema_app` with the reference data and the demo's people, calls, awards and agreements committed for real
+    (not its months of reports): what the races between parallel requests start from."""
+    from portal import demo, demo_reports
+    from portal.db import db
+    from portal.reference.services import load_reference_data
+
+    with schema_app(prefix, pool_size, **overrides) as app:
+        with app.app_context():
+            load_reference_data(db)
+            reports, demo_reports.demo_reports = demo_reports.demo_reports, lambda session: 0
+            try:
+                demo.seed_demo(db)
+            finally:
+                demo_reports.demo_reports = reports
+            db.commit()
+            db.close()
+        yield app
+
+
+@contextmanager
 def empty_database_app(tmp_path, **overrides) -> Iterator:
     """An application on a database of its own — a SQLite file, or a PostgreSQL schema — migrated to head with the
     reference data and nothing else: for commands that build on an empty database (`seed-stress`, `seed-demo`). The
@@ -254,7 +275,7 @@ def count_queries(app) -> Iterator[QueryCounter]:
         sa.event.remove(engine, "before_cursor_execute", counter)
 
 
-__all__ = ["Organisation", "count_queries", "empty_database_app", "is_postgres", "login", "make_app", "schema_app"]
+__all__ = ["Organisation", "count_queries", "demo_schema_app", "empty_database_app", "is_postgres", "login", "make_app", "schema_app"]
 
 
 class Mailbox:

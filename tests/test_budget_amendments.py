@@ -18,7 +18,7 @@ from portal.finance_reports import amendments
 from portal.finance_reports import services as finance
 from portal.models import AmendmentStatus, AuditEvent, BudgetAmendment
 from tests import factories
-from tests.conftest import is_postgres, login, schema_app
+from tests.conftest import demo_schema_app, is_postgres, login
 from tests.test_financial_reports import _fill, budget
 from tests.test_form_markup import check_markup
 
@@ -239,20 +239,7 @@ PARALLEL = 12
 def race_app(tmp_path_factory):
     if not is_postgres():
         pytest.skip("parallel connections racing for one row are proven on PostgreSQL")
-    with schema_app("amend", PARALLEL + 6) as app:
-        with app.app_context():
-            from portal import demo, demo_reports
-            from portal.db import db
-            from portal.reference.services import load_reference_data
-
-            load_reference_data(db)
-            reports, demo_reports.demo_reports = demo_reports.demo_reports, lambda session: 0
-            try:
-                demo.seed_demo(db)
-            finally:
-                demo_reports.demo_reports = reports
-            db.commit()
-            db.close()
+    with demo_schema_app("amend", PARALLEL + 6) as app:
         yield app
 
 

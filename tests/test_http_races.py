@@ -37,7 +37,7 @@ from portal.models import (
     User,
 )
 from tests import files
-from tests.conftest import is_postgres, login, schema_app
+from tests.conftest import demo_schema_app, is_postgres, login
 
 PARALLEL = 30
 
@@ -49,21 +49,8 @@ def race_app(tmp_path_factory):
     if not is_postgres():
         pytest.skip("parallel connections racing for one row are proven on PostgreSQL")
     uploads = tmp_path_factory.mktemp("race-uploads")
-    with schema_app("race", PARALLEL + 10, STORAGE_BACKEND="local", UPLOAD_DIR=uploads) as app:
-        with app.app_context():
-            from portal import demo, demo_reports
-            from portal.db import db
-            from portal.reference.services import load_reference_data
-
-            load_reference_data(db)
-            # The races need the demo's people, calls, awards and agreements, not its months of reports.
-            reports, demo_reports.demo_reports = demo_reports.demo_reports, lambda session: 0
-            try:
-                demo.seed_demo(db)
-            finally:
-                demo_reports.demo_reports = reports
-            db.commit()
-            db.close()
+    # The races need the demo's people, calls, awards and agreements, not its months of reports.
+    with demo_schema_app("race", PARALLEL + 10, STORAGE_BACKEND="local", UPLOAD_DIR=uploads) as app:
         yield app
 
 

@@ -26,7 +26,6 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from portal import access, audit
-from portal.documents.validation import detect_type
 from portal.errors import InvalidTransition, NotAllowed, ValidationFailed
 from portal.exports import safe_cell
 from portal.finance_reports import entries, services
@@ -283,20 +282,8 @@ def upload(session: Session, actor: User, agreement: GrantAgreement, number: int
 
 
 def _records(data: bytes, reader: _Reader, months: list[date]) -> dict[str, list[dict[str, Any]]] | None:
-    from flask import current_app
-
-    config = current_app.config
     try:
-        kind = detect_type(io.BytesIO(data), config["UPLOAD_MAX_ZIP_ENTRIES"], config["UPLOAD_MAX_EXPANDED_MB"] * 1024 * 1024)
-    except ValidationFailed as exc:
-        reader.problem("", None, "", str(exc.message), True)
-        return None
-    if kind != "xlsx":
-        reader.problem("", None, "", _("This is not an XLSX file. Download the template, fill it in and upload it as XLSX."),
-                       True)
-        return None
-    try:
-        workbook = xlsx_reader.open_workbook(data)
+        workbook = xlsx_reader.open_upload(data)
     except xlsx_reader.Refused as exc:
         reader.problem("", None, "", exc.message, True)
         return None

@@ -22,14 +22,12 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 from openpyxl.cell.cell import TYPE_FORMULA
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from portal import audit, i18n
-from portal.documents.validation import detect_type
 from portal.errors import NotAllowed, ValidationFailed
 from portal.labels import LEAVING_REASON
 from portal.models import GrantAgreement, LeavingReason, Municipality, RegisterEpisode, User
@@ -133,16 +131,9 @@ def _csv_rows(data: bytes) -> list[tuple[int, list[Any]]]:
 
 
 def _xlsx_rows(data: bytes) -> tuple[str, list[tuple[int, list[Any]]]]:
-    config = current_app.config
     try:
-        kind = detect_type(io.BytesIO(data), config["UPLOAD_MAX_ZIP_ENTRIES"],
-                           config["UPLOAD_MAX_EXPANDED_MB"] * 1024 * 1024)
-    except ValidationFailed as exc:
-        raise _Refused(str(exc.message)) from None
-    if kind != "xlsx":
-        raise _Refused(_("This is not an XLSX or CSV file. Download the template, fill it in and upload it."))
-    try:
-        workbook = xlsx_reader.open_workbook(data)
+        workbook = xlsx_reader.open_upload(
+            data, _("This is not an XLSX or CSV file. Download the template, fill it in and upload it."))
     except xlsx_reader.Refused as exc:
         raise _Refused(exc.message) from None
     try:

@@ -11,7 +11,6 @@ every language; the sheets are named by key too."""
 
 from __future__ import annotations
 
-import io
 import numbers
 import re
 from dataclasses import dataclass, field
@@ -25,8 +24,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from portal import access, i18n
-from portal.documents.validation import detect_type
-from portal.errors import NotAllowed, ValidationFailed
+from portal.errors import NotAllowed
 from portal.models import Application, GrantAgreement, HardToEmployCategory, MonthlyReport, ServiceType, User, VersionStatus
 from portal.models.reports import BENEFICIARY_FIELDS, HIRE_FIELDS, STAFF_FIELDS
 from portal.reports import from_register, services, validation, xlsx_reader
@@ -171,20 +169,8 @@ def _records(data: bytes, reader: _Reader) -> dict[str, list[dict[str, Any]]] | 
     per line with figures, `_row` holding the spreadsheet row number). None when the file cannot be read at all;
     otherwise every sheet that can be read, even with structure problems (they are listed, and the rows are
     still checked)."""
-    from flask import current_app
-
-    config = current_app.config
     try:
-        kind = detect_type(io.BytesIO(data), config["UPLOAD_MAX_ZIP_ENTRIES"], config["UPLOAD_MAX_EXPANDED_MB"] * 1024 * 1024)
-    except ValidationFailed as exc:
-        reader.problem("", None, "", str(exc.message), True)
-        return None
-    if kind != "xlsx":
-        reader.problem("", None, "", _("This is not an XLSX file. Download the template, fill it in and upload it as XLSX."),
-                       True)
-        return None
-    try:
-        workbook = xlsx_reader.open_workbook(data)
+        workbook = xlsx_reader.open_upload(data)
     except xlsx_reader.Refused as exc:
         reader.problem("", None, "", exc.message, True)
         return None

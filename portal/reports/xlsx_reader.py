@@ -113,6 +113,22 @@ def open_workbook(data: bytes) -> Any:
         raise Refused(_("The XLSX file cannot be read: it may be damaged. Save it again and upload it.")) from None
 
 
+def open_upload(data: bytes, not_xlsx: str | None = None) -> Any:
+    """An uploaded file as a workbook: first its real type (`detect_type`, which also refuses zip bombs), then
+    `open_workbook`. Anything that is not an XLSX is refused with `not_xlsx` (the upload's own words)."""
+    from portal.documents.validation import detect_type
+    from portal.errors import ValidationFailed
+
+    config = current_app.config
+    try:
+        kind = detect_type(io.BytesIO(data), config["UPLOAD_MAX_ZIP_ENTRIES"], config["UPLOAD_MAX_EXPANDED_MB"] * 1024 * 1024)
+    except ValidationFailed as exc:
+        raise Refused(str(exc.message)) from None
+    if kind != "xlsx":
+        raise Refused(not_xlsx or _("This is not an XLSX file. Download the template, fill it in and upload it as XLSX."))
+    return open_workbook(data)
+
+
 def rows(sheet: Any) -> Iterator[tuple[int, tuple]]:
     """(row number, cells) one row at a time, at most MAX_COLUMNS cells each; `Refused` past the row limit."""
     limit = limits()["rows"]
