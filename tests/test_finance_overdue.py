@@ -5,7 +5,8 @@ they are, and the reminders and overdue notices delivered over SMTP once each, i
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -149,3 +150,45 @@ def test_send_mail_queues_and_delivers_the_financial_notices(app, session, grant
     assert any("DUE-B/F1" in m["Subject"] for m in mailbox.to(grants.users["provider_b"].email))
     again = app.test_cli_runner().invoke(args=["send-mail"])
     assert "financial report overdue notices 0" in again.output
+
+
+def test_the_counts_and_the_overdue_list_in_sql_agree_with_classify_on_every_period(app, session, world):
+    """The database's counts and overdue list (the page) against `classify` on each period (the download): grants
+    starting mid-month (so ending mid-month), over a leap February, periods of 1, 2, 5, 12 and the default 3
+    months (also for an invalid 0), reports submitted, returned, accepted and a draft — on many days."""
+    from portal.models import FinanceReportStatus, FinancialReport
+
+    admin = world.users["admin"]
+    specs = [("EQ-1", date(2023, 3, 1), 12, 1), ("EQ-2", date(2023, 3, 1), 12, 3), ("EQ-3", date(2023, 1, 15), 13, 5),
+             ("EQ-4", date(2023, 11, 20), 7, 2), ("EQ-5", date(2022, 12, 31), 24, 12), ("EQ-6", date(2023, 6, 10), 9, 0),
+             ("EQ-7", date(2024, 2, 1), 1, 3)]
+    with app.test_request_context():
+        agreements = []
+        for number, start, months, length in specs:
+            agreement = factories.signed_grant(session, admin, world.orgs["provider"], world.orgs["municipality"],
+                                               start=start, months=months, number=number)
+            agreement.call.finance_period_months = length
+            agreements.append(agreement)
+        session.flush()
+        states = [(FinanceReportStatus.SUBMITTED, None), (FinanceReportStatus.RETURNED, None),
+                  (FinanceReportStatus.ACCEPTED, 1), (FinanceReportStatus.DRAFT, None), (FinanceReportStatus.DRAFT, 1)]
+        for i, (agreement, number) in enumerate([(agreements[0], 2), (agreements[0], 5), (agreements[2], 1),
+                                                  (agreements[3], 3), (agreements[4], 1), (agreements[1], 4)]):
+            period = finance.period_of(agreement, number)
+            status, accepted = states[i % len(states)]
+            session.add(FinancialReport(agreement_id=agreement.id, period_number=number, period_start=period.start,
+                                        period_end=period.end, status=status, accepted_version=accepted,
+                                        first_submitted_at=None if i == 3 else clock.now(), created_by_id=admin.id))
+        session.flush()
+        day = date(2023, 1, 1)
+        while day < date(2025, 4, 1):
+            data = overdue.summary(session, admin, Filters(), today=day)
+            assert data.counts == +Counter(p.state for p in data.rows), day
+            expected = sorted((p for p in data.rows if p.state == overdue.State.OVERDUE),
+                              key=lambda p: (-p.days_overdue, p.number, p.period.number))
+            key = [(p.number, p.period.number, p.period.end, p.due, p.days_overdue) for p in expected]
+            assert [(p.number, p.period.number, p.period.end, p.due, p.days_overdue) for p in data.overdue] == key, day
+            page = overdue.summary(session, admin, Filters(), today=day, shown=3)
+            assert page.counts == data.counts and not page.rows
+            assert [(p.number, p.period.number) for p in page.overdue] == [k[:2] for k in key[:3]], day
+            day += timedelta(days=5)

@@ -95,7 +95,7 @@ def test_the_download_is_utf8_with_a_bom(app, client, session, world):
     assert client.get("/reports/completeness.pdf").status_code == 404
 
 
-# municipalities: one count less; the financial reports' section: two (the grants with their terms, their reports)
+# municipalities: one count less; the financial reports' section: two (the counts per state, the first overdue periods)
 @pytest.mark.parametrize(("by", "expected"), [("grant", 8), ("municipality", 7)])
 def test_the_page_answers_in_the_same_number_of_statements_for_1_or_7_grants(app, client, session, world, by, expected):
     _grants(app, session, world, 1)

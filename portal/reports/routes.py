@@ -276,7 +276,7 @@ def completeness_page():
                            rows=rows, page=page, pages=pages, total=data.total,
                            timeliness_label=_labels_once(services.timeliness_label), counted=completeness.COUNTED,
                            links=access.can_read_submitted_reports(current_user),
-                           finance=finance_overdue.summary(db, current_user, filters),
+                           finance=finance_overdue.summary(db, current_user, filters, shown=finance_overdue.SHOWN),
                            finance_label=finance_overdue.state_label, finance_states=list(finance_overdue.State),
                            due_days=finance_overdue.DUE_DAYS, finance_shown=finance_overdue.SHOWN,
                            args={k: v for k, v in request.args.items() if k != "page"})
