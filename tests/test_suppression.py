@@ -181,3 +181,68 @@ def test_the_public_iati_file_withholds_small_counts_of_people(app, client, sess
     # Three people since the start: no actual for BEN_CUM; the grants active (not people) are published.
     assert not any(float(v) == 3 for v in _iati_actuals(client, session, "BEN_CUM"))
     assert _iati_actuals(client, session, "GRANTS")
+
+
+# The flags stored at each refresh (issue 15's speed: no rule per request) ---------------------------------------
+
+def test_the_refresh_stores_the_flags_the_rule_gives_and_keeps_the_exact_values(app, session, registers):  # noqa: F811
+    from portal.indicators import snapshot
+    from portal.indicators.compute import PERIOD_TYPES, Filters, compute
+    from portal.models import IndicatorValue
+
+    with app.test_request_context():
+        run = snapshot.refresh(session, force=True)
+        expected = suppression.apply(compute(session, Filters(period_types=PERIOD_TYPES)),
+                                     suppression.municipality_regions(session))
+    stored = session.execute(sa.select(IndicatorValue.indicator, IndicatorValue.period_type, IndicatorValue.period,
+                                       IndicatorValue.dimension, IndicatorValue.category, IndicatorValue.value,
+                                       IndicatorValue.withheld)
+                             .where(IndicatorValue.refresh_id == run.id).order_by(IndicatorValue.id)).all()
+    assert [(o.indicator, o.period_type, o.period, o.dimension, o.category, o.suppressed) for o in expected] == [
+        (code, ptype, period, dimension, category, flag) for code, ptype, period, dimension, category, _v, flag in stored]
+    assert {flag for *_rest, flag in stored} >= {suppression.SMALL, suppression.SECONDARY, None}
+    small = [row for row in stored if row[-1] == suppression.SMALL and row[0] in suppression.PEOPLE]
+    assert small and all(row[5] is not None and 0 < row[5] < suppression.THRESHOLD for row in small)  # exact kept
+
+    # A monitor reads the stored flags (no value where one is set); the ministry the exact values, no flag.
+    with app.test_request_context():
+        withheld, _snap = suppression.read(session, Filters(period_types=PERIOD_TYPES), False)
+        exact, _snap = suppression.read(session, Filters(period_types=PERIOD_TYPES), True)
+    assert [(o.suppressed, o.value is None) for o in withheld] == [(o.suppressed, o.suppressed is not None) for o in
+                                                                  withheld]
+    assert any(o.suppressed for o in withheld) and not any(o.suppressed for o in exact)
+    assert [o.value for o in exact if o.value is not None and o.indicator in suppression.PEOPLE
+            and 0 < o.value < suppression.THRESHOLD]
+
+
+def test_the_copy_csv_equals_the_csv_written_in_python_for_monitors_and_the_ministry(app, session, registers):  # noqa: F811
+    """PostgreSQL writes every reader's CSV with COPY: cell for cell what `csv_rows` writes from the same snapshot —
+    small cells withheld for a monitor (the rule applied in Python to the exact values gives the same file), exact
+    figures for the ministry."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    from portal.indicators import exports, snapshot
+    from portal.indicators.compute import PERIOD_TYPES, Filters, labels_by_code
+
+    def parsed(data: bytes) -> list[list[str]]:
+        return list(csv.reader(io.StringIO(data.decode("utf-8"))))
+
+    filters = Filters(period_types=PERIOD_TYPES)
+    with app.test_request_context():
+        snap = snapshot.ensure(session)
+        names = {i.code: i.name() for i in session.scalars(sa.select(Indicator).where(Indicator.active.is_(True)))}
+        labels = labels_by_code(session)
+        exact, _snap = snapshot.read(session, filters, snap=snap)
+        python = {
+            True: b"".join(exports.csv_rows(exports.observation_rows(exact), names, labels)),
+            False: b"".join(exports.csv_rows(exports.observation_rows(
+                suppression.apply(exact, suppression.municipality_regions(session))), names, labels))}
+        for reader_exact in (True, False):
+            copied = b"".join(exports.csv_copy(session, snap.refresh.id, filters, names, labels, reader_exact))
+            streamed = b"".join(exports.csv_rows(snapshot.rows(session, filters, snap=snap, exact=reader_exact),
+                                                 names, labels))
+            # The same cells; the bytes differ only as before this change: COPY ends rows with \n (csv.writer
+            # \r\n) and quotes an empty category ("" for the total).
+            assert parsed(copied) == parsed(python[reader_exact]) == parsed(streamed)
+            assert copied.replace(b',"",""', b",,").replace(b"\r\n", b"\n") == python[reader_exact].replace(b"\r\n", b"\n")
+    assert b",small" in python[False] and b",secondary" in python[False] and b",small" not in python[True]

@@ -157,11 +157,19 @@ def frames(observations: list[Observation], indicators: list[Indicator], statuse
     headers = [_("Code"), _("Indicator"), _("Period type"), _("Period"), _("Category code"), _("Category"), _("Value"),
                _("Unit"), _("Method"), _("Withheld")]
     by_dimension: dict[str, list[list[Any]]] = {}
+    # Each label translated once per file, not once per observation (gettext per cell was most of the build's time).
+    methods = {m: method_label(m) for m in (None, "exact", "estimated", "mixed")}
+    flags = {f: withheld_label(f) for f in (None, "small", "secondary")}
+    categories: dict[tuple[str, str, str], str] = {}
     for o in observations:  # one sheet per disaggregation, built straight from the observations
+        category = categories.get((o.dimension, o.category, o.label))
+        if category is None:
+            category = categories[(o.dimension, o.category, o.label)] = category_label(o.dimension, o.category, o.label)
+        method = methods[o.method] if o.method in methods else method_label(o.method)
+        flag = flags[o.suppressed] if o.suppressed in flags else withheld_label(o.suppressed)
         by_dimension.setdefault(o.dimension, []).append([
-            o.indicator, names.get(o.indicator, o.indicator), o.period_type, o.period, o.category,
-            category_label(o.dimension, o.category, o.label), None if o.value is None else _number(o.value, o.unit),
-            o.unit, method_label(o.method), withheld_label(o.suppressed)])
+            o.indicator, names.get(o.indicator, o.indicator), o.period_type, o.period, o.category, category,
+            None if o.value is None else _number(o.value, o.unit), o.unit, method, flag])
     for dimension in list(by_dimension):
         sheets[dimension_label(dimension)[:31]] = _frame(by_dimension.pop(dimension), headers)
     sheets[_("Finance summary")] = _frame([[label, None if value is None else float(value), *what]
@@ -190,10 +198,12 @@ def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
                      for title, frame in sheets.items()])
 
 
-def csv_copy(session, refresh_id: int, filters, names: dict[str, str], labels: dict[str, dict[str, str]]) -> Iterator[bytes]:
-    """PostgreSQL: the same CSV written by the database itself (`COPY … TO STDOUT`), streamed as it comes."""
+def csv_copy(session, refresh_id: int, filters, names: dict[str, str], labels: dict[str, dict[str, str]],
+             exact: bool = True) -> Iterator[bytes]:
+    """PostgreSQL: the same CSV written by the database itself (`COPY … TO STDOUT`), streamed as it comes. `exact`
+    (ministry staff) as in `csv_copy_query`."""
     connection = session.connection().connection.driver_connection
-    query = csv_copy_query(refresh_id, filters, names, labels)
+    query = csv_copy_query(refresh_id, filters, names, labels, exact)
     buffer = io.StringIO()
     buffer.write("\ufeff")
     csv.writer(buffer).writerow(COLUMNS)
@@ -209,9 +219,13 @@ def csv_copy(session, refresh_id: int, filters, names: dict[str, str], labels: d
         yield bytes(pending)
 
 
-def csv_copy_query(refresh_id: int, filters, names: dict[str, str], labels: dict[str, dict[str, str]]):
+def csv_copy_query(refresh_id: int, filters, names: dict[str, str], labels: dict[str, dict[str, str]],
+                   exact: bool = True):
     """The `COPY … TO STDOUT` statement of the CSV (psycopg SQL). Names and labels are neutralised in Python and passed
-    as quoted literals; category codes are neutralised in SQL."""
+    as quoted literals; category codes are neutralised in SQL. `exact` (ministry staff): every value, no flag;
+    otherwise the suppression flags stored at the refresh (`indicator_value.withheld`): no value where one is set,
+    and the flag in the `suppressed` column, as `csv_rows` writes them. Empty cells are NULLs (COPY writes an empty
+    string as `""`, `csv.writer` as nothing)."""
     from psycopg import sql
 
     names_rows = [sql.SQL("({}, {})").format(sql.Literal(code), sql.Literal(safe_cell(name))) for code, name in names.items()]
@@ -230,15 +244,18 @@ def csv_copy_query(refresh_id: int, filters, names: dict[str, str], labels: dict
         where.append(sql.SQL("v.period_end >= {}").format(sql.Literal(filters.start)))
     if filters.end:
         where.append(sql.SQL("v.period_start <= {}").format(sql.Literal(filters.end)))
+    value = "v.value" if exact else "(CASE WHEN v.withheld IS NULL THEN v.value END)"
+    flag = "NULL" if exact else "v.withheld"
     dangerous = "left(v.category, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')"
     query = sql.SQL(
         "COPY (WITH names(code, name) AS (VALUES {names}), labels(dimension, code, label) AS (VALUES {labels}) "
         "SELECT v.indicator, n.name, v.unit, v.period_type, v.period, v.period_start, v.period_end, v.dimension, "
         "CASE WHEN " + dangerous + " THEN '''' || v.category ELSE v.category END, "
         "COALESCE(l.label, CASE WHEN " + dangerous + " THEN '''' || v.category ELSE v.category END), "
-        "CASE v.unit WHEN 'number' THEN trunc(v.value)::bigint::text "
-        "WHEN 'percent' THEN to_char(round(v.value, 1), 'FM999999999990.0') ELSE v.value::text END, "
-        "to_char(v.as_of_month, 'YYYY-MM'), v.grants_current, v.grants_carried, v.grants_missing, v.method, '' "
+        "CASE v.unit WHEN 'number' THEN trunc(" + value + ")::bigint::text "
+        "WHEN 'percent' THEN to_char(round(" + value + ", 1), 'FM999999999990.0') ELSE " + value + "::text END, "
+        "to_char(v.as_of_month, 'YYYY-MM'), v.grants_current, v.grants_carried, v.grants_missing, v.method, "
+        + flag + " "
         "FROM indicator_value v JOIN names n ON n.code = v.indicator "
         "LEFT JOIN labels l ON l.dimension = v.dimension AND l.code = v.category "
         "WHERE {where} ORDER BY v.id) TO STDOUT WITH (FORMAT csv)").format(

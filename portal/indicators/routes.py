@@ -112,13 +112,14 @@ def download(fmt: str):
     if fmt == "csv":
         names = {i.code: i.name() for i in indicators}
         labels = labels_by_code(db)
-        if not exact:  # small cells withheld: the rule needs whole breakdowns, so the rows pass through Python
-            chunks = exports.csv_rows(exports.observation_rows(suppression.read(db, filters, False, snap=snap)[0]),
-                                      names, labels)
+        # Small cells withheld from readers outside the ministry: the snapshot's flags were stored at its refresh,
+        # so every reader's CSV comes straight from the database (PostgreSQL: COPY); a live answer runs the rule.
+        if not exact and snap is None:
+            chunks = exports.csv_rows(exports.observation_rows(suppression.read(db, filters, False)[0]), names, labels)
         elif db.get_bind().dialect.name == "postgresql" and snap is not None:
-            chunks = exports.csv_copy(db, snap.refresh.id, filters, names, labels)
+            chunks = exports.csv_copy(db, snap.refresh.id, filters, names, labels, exact)
         else:
-            chunks = exports.csv_rows(snapshot.rows(db, filters, snap=snap), names, labels)
+            chunks = exports.csv_rows(snapshot.rows(db, filters, snap=snap, exact=exact), names, labels)
         return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
     # Built once per snapshot and kept (the workbook of every observation takes seconds to write): the key is the
     # snapshot, the data version, the day (the ISR's current values), the language and the parameters.

@@ -84,11 +84,19 @@ def refresh(session: Session, now: datetime | None = None, *, force: bool = Fals
     session.add(run)
     session.flush()
     observations = compute(session, Filters(period_types=PERIOD_TYPES), now)
+    # The small-cell suppression for readers outside the ministry, worked out once here over the whole snapshot and
+    # stored as a flag per observation (`value` stays exact): readers then select it, never re-run the rule.
+    from portal.indicators import suppression
+
+    flags = [cell.suppressed for cell in suppression.apply(observations, suppression.municipality_regions(session))]
+    if len(flags) != len(observations):  # `apply` keeps the input's order and length
+        raise RuntimeError("suppression.apply changed the number of observations")
     rows = [{"refresh_id": run.id, "indicator": o.indicator, "period_type": o.period_type, "period": o.period,
              "period_start": o.period_start, "period_end": o.period_end, "dimension": o.dimension, "category": o.category,
              "value": o.value, "unit": o.unit, "as_of_month": o.as_of_month, "grants_current": o.grants_current,
-             "grants_carried": o.grants_carried, "grants_missing": o.grants_missing, "method": o.method}
-            for o in observations]
+             "grants_carried": o.grants_carried, "grants_missing": o.grants_missing, "method": o.method,
+             "withheld": flag}
+            for o, flag in zip(observations, flags, strict=True)]
     for first in range(0, len(rows), 5000):
         session.execute(sa.insert(IndicatorValue), rows[first:first + 5000])
     session.execute(sa.delete(IndicatorValue).where(IndicatorValue.refresh_id != run.id))
@@ -150,10 +158,16 @@ def live_only(filters: Filters) -> bool:
     return bool(filters.region_id or filters.municipality_id or filters.service_type_id)
 
 
-def _query(snap: Snapshot, filters: Filters, dimensions: tuple[str, ...] | None, periods: tuple[str, ...] | None):
+def _query(snap: Snapshot, filters: Filters, dimensions: tuple[str, ...] | None, periods: tuple[str, ...] | None,
+           exact: bool = True):
+    """The stored observations in `Observation`'s field order (without the label), the flag last. `exact` (ministry
+    staff): the exact values and no flag; otherwise no value where the stored suppression flag is set, and the flag."""
     v = IndicatorValue
+    value = v.value if exact else sa.case((v.withheld.is_(None), v.value)).label("value")
+    flag = sa.null().label("withheld") if exact else v.withheld
     query = sa.select(v.indicator, v.period_type, v.period, v.period_start, v.period_end, v.dimension, v.category,
-                      v.value, v.unit, v.as_of_month, v.grants_current, v.grants_carried, v.grants_missing, v.method).where(
+                      value, v.unit, v.as_of_month, v.grants_current, v.grants_carried, v.grants_missing, v.method,
+                      flag).where(
         v.refresh_id == snap.refresh.id, v.period_type.in_(filters.period_types))
     if filters.codes:
         query = query.where(v.indicator.in_(filters.codes))
@@ -168,18 +182,24 @@ def _query(snap: Snapshot, filters: Filters, dimensions: tuple[str, ...] | None,
     return query.order_by(v.id)  # stored in `compute`'s order: indicator, kind of period, period, dimension
 
 
-def rows(session: Session, filters: Filters, now: datetime | None = None, snap: Snapshot | None = None) -> Iterator[tuple]:
+def rows(session: Session, filters: Filters, now: datetime | None = None, snap: Snapshot | None = None, *,
+         exact: bool = True) -> Iterator[tuple]:
     """The observations as plain tuples (indicator, period type, period, start, end, dimension, category, value,
-    unit, as-of month, grants current, carried, missing, method), streamed from the database cursor: what the CSV download
-    writes without building objects."""
+    unit, as-of month, grants current, carried, missing, method, suppression flag), streamed from the database
+    cursor: what the CSV download writes without building objects. `exact`: as in `read`."""
     if live_only(filters):
-        for o in compute(session, filters, now):
+        observations = compute(session, filters, now)
+        if not exact:
+            from portal.indicators import suppression
+
+            observations = suppression.apply(observations, suppression.municipality_regions(session))
+        for o in observations:
             yield (o.indicator, o.period_type, o.period, o.period_start, o.period_end, o.dimension, o.category, o.value,
-                   o.unit, o.as_of_month, o.grants_current, o.grants_carried, o.grants_missing, o.method)
+                   o.unit, o.as_of_month, o.grants_current, o.grants_carried, o.grants_missing, o.method, o.suppressed)
         return
     snap = snap or ensure(session, now)
     active = sa.select(Indicator.code).where(Indicator.active.is_(True))
-    query = _query(snap, filters, None, None).where(IndicatorValue.indicator.in_(active))
+    query = _query(snap, filters, None, None, exact).where(IndicatorValue.indicator.in_(active))
     # Straight through the driver (no ORM rows): this is the whole cost of the download beyond the SQL itself.
     dialect = session.get_bind().dialect
     compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
@@ -193,19 +213,24 @@ def rows(session: Session, filters: Filters, now: datetime | None = None, snap: 
 
 def read(session: Session, filters: Filters, now: datetime | None = None, *,
          dimensions: tuple[str, ...] | None = None, periods: tuple[str, ...] | None = None,
-         snap: Snapshot | None = None) -> tuple[list[Observation], Snapshot | None]:
-    """The observations the filters ask for: from the snapshot, or computed live for filtered requests."""
+         snap: Snapshot | None = None, exact: bool = True) -> tuple[list[Observation], Snapshot | None]:
+    """The observations the filters ask for: from the snapshot, or computed live for filtered requests (exact: the
+    live path leaves the rule to `suppression.read`). From the snapshot, `exact=False` gives what a reader outside
+    the ministry sees: the flags stored at the refresh, no value where one is set (`_query`)."""
     if live_only(filters):
+        if not exact:
+            raise ValueError("live observations are withheld by suppression.read (it widens what the rule sees)")
         observations = compute(session, filters, now)
         if dimensions is not None:
             observations = [o for o in observations if o.dimension in dimensions]
         return observations, None
     snap = snap or ensure(session, now)
-    query = _query(snap, filters, dimensions, periods)
+    query = _query(snap, filters, dimensions, periods, exact)
     active = set(session.scalars(sa.select(Indicator.code).where(Indicator.active.is_(True))))
     labels = labels_by_code(session, dimensions)
     out = [Observation(code, ptype, period, start, end, dimension, category,
-                       labels.get(dimension, {}).get(category, category), shaped(value, unit), unit, *rest)
+                       labels.get(dimension, {}).get(category, category), None if value is None else shaped(value, unit), unit,
+                       *rest)
            for code, ptype, period, start, end, dimension, category, value, unit, *rest
            in session.connection().execute(query)  # plain rows: no ORM row processing for 100,000 observations
            if code in active]

@@ -1,6 +1,8 @@
 """Small-cell suppression (issue 16): what a reader outside the ministry — the World Bank monitors, the public IATI
 file — may see of figures that count people. The one place the rule lives; every output (dashboard, CSV, XLSX, the
-JSON API, the ISR table, IATI) asks `read` (or `apply`) for its observations.
+JSON API, the ISR table, IATI) asks `read` (or `apply`) for its observations. The snapshot's flags are worked out
+once, at each refresh (`snapshot.refresh` runs `apply` over every observation and stores each flag in
+`indicator_value.withheld`); only live answers (filtered by place or service type) run the rule per request.
 
 The rule, for a reader who is not ministry staff (`exact_for`):
 
@@ -122,12 +124,14 @@ def municipality_regions(session: Session) -> dict[str, str]:
 def read(session: Session, filters: Filters, exact: bool, now: Any = None, *,
          dimensions: tuple[str, ...] | None = None, periods: tuple[str, ...] | None = None,
          snap: Any = None) -> tuple[list[Observation], Any]:
-    """`snapshot.read` for a reader: exact, or with small cells withheld. For the rule to see whole breakdowns, what
-    it reads is widened (the totals, the regions of municipalities, the bases of shares) and narrowed back after."""
+    """`snapshot.read` for a reader: exact, or with small cells withheld. From the snapshot, the flags the rule gave
+    at the refresh (`snapshot.refresh`, over every observation) are read back with the values: no rule per request.
+    Live (filtered by place or service type), the rule runs here: for it to see whole breakdowns, what it reads is
+    widened (the totals, the regions of municipalities, the bases of shares) and narrowed back after."""
     from portal.indicators import snapshot
 
-    if exact:
-        return snapshot.read(session, filters, now, dimensions=dimensions, periods=periods, snap=snap)
+    if exact or not snapshot.live_only(filters):
+        return snapshot.read(session, filters, now, dimensions=dimensions, periods=periods, snap=snap, exact=exact)
     wide = filters
     if filters.codes:
         extra = tuple(RATIOS[c] for c in filters.codes if c in RATIOS and RATIOS[c] not in filters.codes)

@@ -176,6 +176,9 @@ class IndicatorValue(Base):
     grants_missing: Mapped[int | None] = mapped_column()
     # BEN_UNIQUE (portal.indicators.unique): exact (every grant behind it keeps a register), estimated or mixed.
     method: Mapped[str | None] = mapped_column(sa.String(10))
+    # Small-cell suppression (portal.indicators.suppression), computed at each refresh: the flag the rule gives this
+    # observation for a reader outside the ministry (small / secondary), NULL when shown. `value` stays exact.
+    withheld: Mapped[str | None] = mapped_column(sa.String(10))
 
     __table_args__ = (
         sa.Index("ix_indicator_value_lookup", "refresh_id", "period_type", "indicator", "dimension"),
