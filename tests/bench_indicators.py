@@ -72,18 +72,37 @@ def _peak(client, url: str) -> float:
     return peak / 1024 / 1024
 
 
-def main() -> None:
-    admin = sa.create_engine(URL, isolation_level="AUTOCOMMIT")
-    schema = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
+def in_schema(run, prefix: str = "bench", url: str = URL) -> None:
+    """`run(url)` on a PostgreSQL schema of its own, dropped afterwards (every national-scale bench)."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{URL}{'&' if '?' in URL else '?'}options=-csearch_path%3D{schema}"
     try:
-        _run(url)
+        run(f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}")
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def copy_median(engine, sql, n: int = 5) -> tuple[float, int]:
+    """The median time of `sql` (a `COPY … TO STDOUT`) read whole through the driver, and the bytes it wrote."""
+    times, copied = [], 0
+    for _ in range(n):
+        start = time.perf_counter()
+        raw = engine.raw_connection()
+        try:
+            with raw.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+                copied = sum(len(block) for block in copy)
+        finally:
+            raw.close()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), copied
+
+
+def main() -> None:
+    in_schema(_run)
 
 
 def _run(url: str) -> None:
@@ -178,17 +197,7 @@ def _run(url: str) -> None:
         # The floor of a CSV: the database writing the same rows as CSV itself (`COPY (…) TO STDOUT`), read whole.
         copy_sql = "COPY (" + str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})) + \
             ") TO STDOUT WITH (FORMAT csv)"
-        raw_copy = []
-        for _ in range(5):
-            start = time.perf_counter()
-            raw = engine.raw_connection()
-            try:
-                with raw.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-                    copied = sum(len(block) for block in copy)
-            finally:
-                raw.close()
-            raw_copy.append(time.perf_counter() - start)
-        snapshot_copy = statistics.median(raw_copy)
+        snapshot_copy, copied = copy_median(engine, copy_sql)
         print(f"  raw COPY (…) TO STDOUT of the snapshot's rows: {copied / 1e6:.1f} MB, median {snapshot_copy * 1000:.0f} ms")
         # The floor of the CSV download proper: the database writing the download's own rows (the 15 columns, with the
         # indicators' names and the categories' labels — twice the bytes) as CSV, read whole, with no Python or HTTP.
@@ -198,17 +207,7 @@ def _run(url: str) -> None:
 
         names = {i.code: i.name() for i in db.scalars(sa.select(Indicator).where(Indicator.active.is_(True)))}
         csv_query = exports.csv_copy_query(snap.refresh.id, Filters(period_types=PERIOD_TYPES), names, labels_by_code(db))
-        raw_copy = []
-        for _ in range(5):
-            start = time.perf_counter()
-            raw = engine.raw_connection()
-            try:
-                with raw.driver_connection.cursor() as cursor, cursor.copy(csv_query) as copy:
-                    copied = sum(len(block) for block in copy)
-            finally:
-                raw.close()
-            raw_copy.append(time.perf_counter() - start)
-        copy_floor = statistics.median(raw_copy)
+        copy_floor, copied = copy_median(engine, csv_query)
         print(f"  raw COPY (…) TO STDOUT of the CSV's own rows (the floor of the download): {copied / 1e6:.1f} MB, "
               f"median {copy_floor * 1000:.0f} ms")
         assert db.scalar(sa.select(sa.func.count(IndicatorValue.id))) == run.rows

@@ -32,23 +32,13 @@ from alembic import command
 from config import TestingConfig
 from portal import create_app
 from portal.cli import alembic_config
-from tests.bench_indicators import _client, _rss, _timed
+from tests.bench_indicators import _client, _rss, _timed, in_schema
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def main() -> None:
-    admin = sa.create_engine(URL, isolation_level="AUTOCOMMIT")
-    schema = f"bench_reg_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{URL}{'&' if '?' in URL else '?'}options=-csearch_path%3D{schema}"
-    try:
-        _run(url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    in_schema(_run, "bench_reg", URL)
 
 
 def _best(fn, n: int = 5) -> tuple[float, object]:
