@@ -8,11 +8,12 @@ and commands commit once.
 from __future__ import annotations
 
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from werkzeug.local import LocalProxy
@@ -118,10 +119,37 @@ def _ping_when_idle(engine: sa.Engine) -> None:
             raise
 
 
+READS_ONLY = "reads_only"
+
+
+def reads_only(view: Any) -> Any:
+    """Mark a page that writes nothing: on PostgreSQL its statements run outside a transaction (autocommit, each
+    statement its own consistent read), which spares the BEGIN and ROLLBACK round trips of every request. A flush
+    with changes in such a request is refused (`_refuse_writes`); work that must write (a snapshot refreshed on
+    read) opens a session of its own (`own_session`)."""
+    view.reads_only = True
+    return view
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READS_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a page marked reads_only tried to write; give the write a session of its own")
+
+
+def own_session(session: Session) -> Session | None:
+    """A transactional session beside `session` when `session` reads outside a transaction (`reads_only`), else
+    None (write in `session` itself)."""
+    if not session.info.get(READS_ONLY):
+        return None
+    return current_app.extensions["db_session_factory"]()
+
+
 def init_app(app: Flask) -> None:
     engine = build_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
     app.extensions["db_session_factory"] = sessionmaker(bind=engine, expire_on_commit=False)
+    if not event.contains(Session, "before_flush", _refuse_writes):
+        event.listen(Session, "before_flush", _refuse_writes)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
@@ -130,9 +158,30 @@ def init_app(app: Flask) -> None:
             session.close()
 
 
+_AUTOCOMMIT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine → its autocommit variant
+
+
+def _reads_only_bind(factory: sessionmaker) -> sa.Engine | None:
+    """The autocommit variant of the factory's engine for a `reads_only` page on PostgreSQL; None on SQLite (its
+    BEGIN IMMEDIATE serialises transactions) and where sessions are bound to one connection (the tests' shared
+    transaction)."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, sa.Engine) or bind.dialect.name != "postgresql":
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not getattr(view, "reads_only", False) or request.method not in ("GET", "HEAD"):
+        return None
+    engine = _AUTOCOMMIT.get(bind)
+    if engine is None:
+        engine = _AUTOCOMMIT.setdefault(bind, bind.execution_options(isolation_level="AUTOCOMMIT"))
+    return engine
+
+
 def get_session() -> Session:
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db_session_factory"]()
+        factory = current_app.extensions["db_session_factory"]
+        bind = _reads_only_bind(factory) if has_request_context() else None
+        g.db_session = factory() if bind is None else factory(bind=bind, info={READS_ONLY: True})
     return g.db_session
 
 

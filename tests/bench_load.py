@@ -50,11 +50,16 @@ def _free_port() -> int:
 
 
 def _get(port: int, path: str, headers: dict[str, str]) -> int:
+    """One GET; like a browser, the client keeps a session cookie the server sends again (re-signed when the
+    session's last-seen time moves, every `portal.security.SEEN_EVERY` seconds) and sends it from then on."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request("GET", path, headers={"Connection": "close", **headers})
         response = connection.getresponse()
         response.read()
+        renewed = response.getheader("Set-Cookie")
+        if renewed and "Cookie" in headers and renewed.split("=", 1)[0] == headers["Cookie"].split("=", 1)[0]:
+            headers["Cookie"] = renewed.split(";", 1)[0]  # one assignment: the threads share the dict
         return response.status
     finally:
         connection.close()
@@ -75,7 +80,7 @@ def _children_rss(pid: int) -> list[float]:
 
 def served(app_path: str, path: str, *, env: dict[str, str], headers: dict[str, str] | None = None,
            connections: int = 20, seconds: float = 10.0, workers: int = 2, threads: int = 1) -> Served:
-    headers = headers or {}
+    headers = dict(headers or {})  # its cookie is renewed as a browser would (`_get`)
     port = _free_port()
     process = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
         [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",

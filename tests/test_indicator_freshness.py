@@ -212,7 +212,7 @@ def test_the_data_version_moves_on_each_kind_of_input_and_not_on_unrelated_write
 
 
 @pytest.mark.parametrize(("path", "expected"), [
-    ("/indicators", 2),  # the page's body is kept per snapshot, language and day: the user and the version
+    ("/indicators", 1),  # the page is kept per snapshot, language and day: the user, with the data version
     # The API keeps its answers per data version: a repeated call is the user, the rate limit and the version.
     ("/api/v1/observations?period_type=quarter", 3),
     ("/api/v1/indicators", 3),
@@ -350,3 +350,20 @@ def test_live_api_answers_say_now_and_snapshot_answers_their_computation_time(ap
     for path in (f"/api/v1/observations?period_type=year&region={region}", "/api/v1/grants", "/api/v1/finance"):
         meta = client.get(path).json["meta"]
         assert meta == {"data_as_of": "2026-11-20T10:00:00Z", "data_version": _version(session), "source": "live"}, path
+
+
+def test_the_version_read_with_the_user_serves_until_the_session_changes_something(app, session, world):
+    """`freshness.known`: the version read in one statement with the signed-in user stands for this request, until
+    the request's own session changes something the figures depend on or commits; then it is read again."""
+    real = freshness.current(session)
+    freshness.seen(session, real + 40)  # as if read with the user: `known` believes it without a statement
+    assert freshness.known(session) == real + 40
+    programme = session.scalar(sa.select(Programme))
+    programme.envelope_eur += 1  # watched: noted at the flush, the counter moves at the commit
+    session.flush()
+    assert freshness.known(session) == real  # read again: the request itself is changing the data
+    session.commit()
+    assert freshness.known(session) == real + 1 == freshness.current(session)
+    freshness.seen(session, real + 40)
+    session.commit()  # a commit forgets the version seen before it
+    assert freshness.known(session) == real + 1

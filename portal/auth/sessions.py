@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from flask import Flask, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
@@ -21,17 +22,37 @@ def init_login(app: Flask) -> None:
     @login_manager.user_loader
     def _load(user_id: str):
         from portal.db import db
-        from portal.models import User
+        from portal.indicators import freshness
 
         try:
             raw_id, raw_version = user_id.split(":", 1)
             uid, version = int(raw_id), int(raw_version)
         except ValueError:
             return None
-        user = db.get(User, uid)
-        if user is None or not user.is_active or user.session_version != version:
+        # One statement: the user and the indicators' data version, which every page keeping answers per version
+        # (the dashboard) then needs no round trip of its own to check (`freshness.known`).
+        row = db.execute(_user_and_version(), {"uid": uid}).first()
+        if row is None:
+            return None
+        user, data_version = row
+        freshness.seen(db, data_version)
+        if not user.is_active or user.session_version != version:
             return None
         return user
+
+
+_STATEMENT: list[sa.Select] = []
+
+
+def _user_and_version() -> sa.Select:
+    """The user by id, with the indicators' data version: built once (every request sends it)."""
+    if not _STATEMENT:
+        from portal.indicators import freshness
+        from portal.models import User
+
+        _STATEMENT.append(sa.select(User, freshness.version_query().scalar_subquery())
+                          .where(User.id == sa.bindparam("uid")))
+    return _STATEMENT[0]
 
 
 #: Session key holding the id of the user whose second factor this session has passed.

@@ -119,19 +119,27 @@ def _cache() -> dict:
 
 def build(session: Session, now: datetime | None = None, *, exact: bool = True) -> Dashboard:
     """The dashboard, built once per snapshot, language, day and kind of reader (exact figures for the ministry,
-    small cells withheld for the others) and then served from memory: a request that finds the snapshot current
-    sends one statement (the data version) for it."""
+    small cells withheld for the others) and then served from memory. Kept under the marker it is current for (data
+    version and month): a request whose data version is known already (read with the signed-in user,
+    `freshness.known`) and finds it kept sends no statement for it; otherwise the snapshot's state is read (one
+    statement) and a stale snapshot's dashboard is found under its own marker."""
+    from portal.indicators import freshness
+
     now = now or clock.now()
     today = clock.utc_to_skopje(now).date()
-    snap = snapshot.ensure(session, now)
-    key = (snap.refresh.id, snap.refresh.fingerprint, snap.refresh.finished_at, str(get_locale() or ""), today, exact)
     cache = _cache()
+    rest = (str(get_locale() or ""), today, exact)
+    cached = cache.get((snapshot.marker(freshness.known(session), now), *rest))
+    if cached is not None:
+        return cached  # kept only from a snapshot current for that marker: not stale
+    snap = snapshot.ensure(session, now)
+    key = (snap.refresh.fingerprint, *rest)
     cached = cache.get(key)
     if cached is None:
         cached = _build(session, now, today, snap, exact)
         if len(cache) >= CACHE_SIZE:
             cache.clear()
-        cache[key] = cached
+        cache[key] = replace(cached, stale=False)
     return replace(cached, stale=snap.stale)
 
 

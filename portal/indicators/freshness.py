@@ -117,7 +117,30 @@ def bump(session: Session) -> None:
 
 
 def current(session: Session) -> int:
-    return session.scalar(sa.select(IndicatorDataVersion.version).where(IndicatorDataVersion.id == ROW)) or 0
+    return session.scalar(version_query()) or 0
+
+
+def version_query() -> sa.Select:
+    return sa.select(IndicatorDataVersion.version).where(IndicatorDataVersion.id == ROW)
+
+
+SEEN = "indicator_data_version_seen"
+
+
+def seen(session: Session, version: int | None) -> None:
+    """Note the version read in the same statement as the signed-in user (`portal.auth.sessions`): a reader of kept
+    answers in this request then needs no statement of its own (`known`)."""
+    session.info[SEEN] = version or 0
+
+
+def known(session: Session) -> int:
+    """The data version for a reader that keeps answers per version: the one read with the signed-in user in this
+    request (moments ago, in one statement with it), unless this session has since changed something the figures
+    depend on or committed; otherwise read now."""
+    version = session.info.get(SEEN)
+    if version is None or session.info.get(DETECTED) or session.info.get(PENDING) or session.info.get(COMMITTED):
+        return current(session)
+    return version
 
 
 def _enabled(session: Session) -> bool:
@@ -144,6 +167,7 @@ def _before_commit(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    session.info.pop(SEEN, None)
     if session.info.pop(PENDING, False):
         session.info[COMMITTED] = True
 

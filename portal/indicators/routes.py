@@ -27,7 +27,7 @@ from portal import access, clock
 from portal.access import permission_required
 from portal.api import cache, tokens
 from portal.calls.forms import ConfirmForm
-from portal.db import db
+from portal.db import db, reads_only
 from portal.errors import NotFound, ValidationFailed
 from portal.grants import ledger
 from portal.indicators import catalogue_admin, dashboard, exports, snapshot, suppression
@@ -49,6 +49,7 @@ def _choices() -> dict:
 
 
 @bp.get("/indicators")
+@reads_only
 @permission_required(access.can_view_indicators)
 def index():
     exact = suppression.exact_for(current_user)  # ministry staff; monitors see small cells withheld

@@ -126,12 +126,24 @@ def ensure(session: Session, now: datetime | None = None) -> Snapshot:
     is current."""
     current, version = _state(session)
     if current is None:
-        return Snapshot(refresh(session, now), False)
+        return Snapshot(_refresh_for_reader(session, now), False)
     if current.fingerprint == marker(version, now):
         return Snapshot(current, False)
     if current.duration_ms < AUTO_REFRESH_MS:
-        return Snapshot(refresh(session, now), False)
+        return Snapshot(_refresh_for_reader(session, now), False)
     return Snapshot(current, True)
+
+
+def _refresh_for_reader(session: Session, now: datetime | None) -> IndicatorRefresh:
+    """A reader's refresh: in the reader's session, or in a transaction of its own when the reader reads outside
+    one (`portal.db.reads_only`)."""
+    from portal.db import own_session
+
+    own = own_session(session)
+    if own is None:
+        return refresh(session, now)
+    with own:
+        return refresh(own, now)
 
 
 @dataclass
