@@ -391,6 +391,7 @@ def upload(session: Session, actor: User, agreement: GrantAgreement, data: bytes
         outcome.problems.append(Problem("", None, "", exc.message))
         return outcome
     del data  # the file is not kept
+    services.lock_register(session, agreement)  # the register as it stands once no one else is adding to it
     _overlapping(rows, session, agreement, reader)
     if outcome.ok and not rows:
         reader.problem(None, "", _("Nothing to import: the file has no filled-in row below the headers."))

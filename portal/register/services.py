@@ -197,6 +197,21 @@ def _overlaps(a_start: date, a_end: date | None, b_start: date, b_end: date | No
     return a_start <= (b_end or date.max) and b_start <= (a_end or date.max)
 
 
+REGISTER_LOCK = 816224602  # advisory lock namespace: one writer at a time per register (the key is the grant's id)
+
+
+def lock_register(session: Session, agreement: GrantAgreement) -> None:
+    """One writer at a time per register, to the end of the transaction: the same-person check reads the register
+    and then adds, so two people adding the same person at once (a form and an import, two imports) must not both
+    pass it. A transaction-level advisory lock on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers already.
+    What this session read of the register before is read again."""
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), CAST(:grant AS integer))"),
+                        {"space": REGISTER_LOCK, "grant": agreement.id})
+        session.expire_all()
+
+
 def _same_person_here(session: Session, agreement: GrantAgreement, person_key: str, service_type_id: int,
                       start: date, end: date | None, except_id: int | None = None) -> RegisterEpisode | None:
     for episode in episodes_of(session, agreement):
@@ -245,6 +260,7 @@ def add_episode(session: Session, actor: User, agreement: GrantAgreement, person
         raise NotAllowed()
     person_key, key_version, facts = checked_entry(session, agreement, personal_number, data, confirm_checksum)
     del personal_number  # nothing of the number goes further than this line
+    lock_register(session, agreement)
     existing = _same_person_here(session, agreement, person_key, data.service_type_id, data.start_date, None)
     if existing is not None:
         raise ValidationFailed(field_errors={"personal_number": [same_person_message(existing)]})
@@ -319,6 +335,7 @@ def correct_episode(session: Session, actor: User, episode: RegisterEpisode, dat
         raise ValidationFailed(field_errors=errors)
     if not data.end_date:
         data.leaving_reason = ""
+    lock_register(session, episode.agreement)
     if not data.withdrawn and _same_person_here(session, episode.agreement, episode.person_key, data.service_type_id,
                                                 data.start_date, data.end_date, except_id=episode.id):
         raise ValidationFailed(field_errors={"start_date": [_(
