@@ -7,8 +7,8 @@ and commands commit once.
 
 from __future__ import annotations
 
+import re
 import time
-import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -158,23 +158,41 @@ def init_app(app: Flask) -> None:
             session.close()
 
 
-_AUTOCOMMIT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine → its autocommit variant
+def _refuse_sql_writes(_conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any,
+                      _executemany: bool) -> None:
+    """Statements sent straight through the session (no flush) on a `reads_only` connection: reads only."""
+    if _writes(statement):
+        raise RuntimeError("a page marked reads_only sent a statement that writes; give it a session of its own")
+
+
+_WRITE_VERB = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+_LOCKING = re.compile(r"\bFOR\s+(NO\s+KEY\s+)?(UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
+
+
+def _writes(statement: str) -> bool:
+    """Whether a statement may write or lock: anything but a SELECT (or a WITH query) without a write in it."""
+    head = statement.lstrip()[:4].upper()
+    if head not in ("SELE", "WITH"):
+        return True
+    return bool(_LOCKING.search(statement) or (head == "WITH" and _WRITE_VERB.search(statement)))
 
 
 def _reads_only_bind(factory: sessionmaker) -> sa.Engine | None:
     """The autocommit variant of the factory's engine for a `reads_only` page on PostgreSQL; None on SQLite (its
     BEGIN IMMEDIATE serialises transactions) and where sessions are bound to one connection (the tests' shared
-    transaction)."""
+    transaction). Built once per engine and kept on it."""
     bind = factory.kw.get("bind")
     if not isinstance(bind, sa.Engine) or bind.dialect.name != "postgresql":
         return None
     view = current_app.view_functions.get(request.endpoint or "")
     if not getattr(view, "reads_only", False) or request.method not in ("GET", "HEAD"):
         return None
-    engine = _AUTOCOMMIT.get(bind)
-    if engine is None:
-        engine = _AUTOCOMMIT.setdefault(bind, bind.execution_options(isolation_level="AUTOCOMMIT"))
-    return engine
+    variant = bind.__dict__.get("_portal_reads_only")
+    if variant is None:
+        variant = bind.execution_options(isolation_level="AUTOCOMMIT")
+        event.listen(variant, "before_cursor_execute", _refuse_sql_writes)
+        bind.__dict__["_portal_reads_only"] = variant
+    return variant
 
 
 def get_session() -> Session:

@@ -58,8 +58,10 @@ def _get(port: int, path: str, headers: dict[str, str]) -> int:
         response = connection.getresponse()
         response.read()
         renewed = response.getheader("Set-Cookie")
-        if renewed and "Cookie" in headers and renewed.split("=", 1)[0] == headers["Cookie"].split("=", 1)[0]:
-            headers["Cookie"] = renewed.split(";", 1)[0]  # one assignment: the threads share the dict
+        kept = renewed.split(";", 1)[0] if renewed else ""
+        if ("Cookie" in headers and kept.split("=", 1)[0] == headers["Cookie"].split("=", 1)[0]
+                and kept.split("=", 1)[1:] not in ([], [""])):  # a cleared cookie (signed out) is not kept
+            headers["Cookie"] = kept  # one assignment: the threads share the dict
         return response.status
     finally:
         connection.close()

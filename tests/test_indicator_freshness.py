@@ -364,6 +364,26 @@ def test_the_version_read_with_the_user_serves_until_the_session_changes_somethi
     assert freshness.known(session) == real  # read again: the request itself is changing the data
     session.commit()
     assert freshness.known(session) == real + 1 == freshness.current(session)
+    session.info.pop(freshness.COMMITTED, None)  # as `settle` does after the request's commit
     freshness.seen(session, real + 40)
+    assert freshness.known(session) == real + 40
     session.commit()  # a commit forgets the version seen before it
     assert freshness.known(session) == real + 1
+
+
+def test_a_forced_refresh_is_a_new_data_version_and_the_kept_dashboard_follows(app, session, world, monkeypatch):
+    """`refresh-indicators --force` (new code, a repair): the data version moves, so no worker keeps serving the
+    answers it computed before."""
+    build(app, session, world, monkeypatch)
+    _now(monkeypatch)
+    world.users["monitor"].preferred_language = "en"
+    session.commit()
+    client = app.test_client()
+    login(client, world.users["monitor"])
+    before = re.search(r"data version (\d+)", client.get("/indicators").get_data(as_text=True)).group(1)
+    with app.test_request_context():
+        run = snapshot.refresh(session, force=True)
+    assert run.data_version == int(before) + 1
+    page = client.get("/indicators")
+    after = re.search(r"data version (\d+)", page.get_data(as_text=True)).group(1)
+    assert int(after) == run.data_version

@@ -27,6 +27,17 @@ def app():
             db.flush()
             return "written"
 
+        @app.route("/_test/either", methods=["GET", "POST"])
+        @reads_only
+        def either():
+            return "outside" if db.info.get(READS_ONLY) else "inside"
+
+        @app.get("/_test/sql-write-by-mistake")
+        @reads_only
+        def sql_write_by_mistake():
+            db.execute(sa.insert(AuditEvent).values(action="test.sql-mistake", object_type="test", object_id="1"))
+            return "written"
+
         yield app
 
 
@@ -118,10 +129,20 @@ def test_a_page_that_reads_only_cannot_write_and_nothing_is_kept(app):
         assert db.scalar(sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "test.mistake")) == 0
 
 
+def test_a_statement_that_writes_is_refused_too_and_nothing_is_kept(app):
+    client = app.test_client()
+    login(client, _monitor(app))
+    assert client.get("/_test/sql-write-by-mistake").status_code == 500  # refused before it reaches the server
+    with app.app_context():
+        assert db.scalar(sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "test.sql-mistake")) == 0
+
+
 def test_only_get_and_head_of_a_marked_page_read_outside_a_transaction(app):
+    client = app.test_client()
+    assert client.get("/_test/either").get_data(as_text=True) == "outside"
+    assert client.head("/_test/either").status_code == 200
+    assert client.post("/_test/either").get_data(as_text=True) == "inside"
     with app.test_request_context("/indicators", method="GET"):
         assert db.info.get(READS_ONLY) is True
-    with app.test_request_context("/indicators", method="POST"):
-        assert not db.info.get(READS_ONLY)
     with app.test_request_context("/reports", method="GET"):
         assert not db.info.get(READS_ONLY)

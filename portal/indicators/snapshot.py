@@ -73,6 +73,10 @@ def refresh(session: Session, now: datetime | None = None, *, force: bool = Fals
     """Compute every indicator for every kind of period and store the observations; commits."""
     now = now or clock.now()
     _lock(session)
+    if force:
+        # A forced recomputation (new code, a repair) is a new data version: every answer kept per version in any
+        # worker — the dashboard, the API, the XLSX — is computed anew from it, not served from before.
+        freshness.bump(session)
     version = freshness.current(session)
     mark = marker(version, now)
     current = latest(session)
