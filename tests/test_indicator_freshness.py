@@ -387,3 +387,23 @@ def test_a_forced_refresh_is_a_new_data_version_and_the_kept_dashboard_follows(a
     page = client.get("/indicators")
     after = re.search(r"data version (\d+)", page.get_data(as_text=True)).group(1)
     assert int(after) == run.data_version
+
+
+def test_a_savepoint_rolled_back_keeps_what_the_transaction_changed_before_it(app, session, world):
+    """A get-or-create that loses its race rolls back its savepoint only: a change flushed before it in the same
+    transaction still moves the data version at the commit."""
+    before = freshness.current(session)
+    programme = session.scalar(sa.select(Programme))
+    programme.envelope_eur += 1
+    session.flush()  # noted: it moves the figures
+    duplicate = session.scalar(sa.select(Indicator).order_by(Indicator.id).limit(1))
+    with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
+        session.add(Indicator(code=duplicate.code, name_mk="x", unit="count", sort_order=0))
+    session.commit()
+    assert freshness.current(session) == before + 1
+    programme = session.scalar(sa.select(Programme))
+    programme.envelope_eur += 1
+    session.flush()
+    session.rollback()  # the whole transaction: nothing it noted survives
+    session.commit()
+    assert freshness.current(session) == before + 1

@@ -240,3 +240,17 @@ def test_a_kept_dashboard_page_belongs_to_its_reader_and_its_language(app, sessi
     monitor.post("/language", data={"language": "sq", "next": "/indicators"})
     albanian = monitor.get("/indicators").get_data(as_text=True)
     assert 'lang="sq"' in albanian and albanian != first
+
+
+def test_a_rollback_after_the_dashboard_was_kept_does_not_spoil_it(app, session, world, monkeypatch):
+    """The dashboard is kept for later requests: a rollback later in the request that built it (an error page)
+    leaves what was kept readable."""
+    from portal.db import db
+    from portal.indicators import dashboard
+
+    build(app, session, world, monkeypatch)
+    with app.test_request_context():
+        kept = dashboard.build(db)
+        db.rollback()
+    names = [status.indicator.code for status in kept.statuses]  # readable after the rollback and the session's end
+    assert names and kept.refreshed.finished_at is not None

@@ -137,10 +137,20 @@ def build(session: Session, now: datetime | None = None, *, exact: bool = True) 
     cached = cache.get(key)
     if cached is None:
         cached = _build(session, now, today, snap, exact)
+        _detach(session, cached)
         if len(cache) >= CACHE_SIZE:
             cache.clear()
         cache[key] = replace(cached, stale=False)
     return replace(cached, stale=snap.stale)
+
+
+def _detach(session: Session, kept: Dashboard) -> None:
+    """What is kept for later requests leaves this request's session with its values loaded: a rollback later in
+    this request (an error page) would otherwise expire them, and every later reader would meet a detached object
+    with nothing loaded."""
+    for obj in [status.indicator for status in kept.statuses] + [kept.refreshed]:
+        if obj is not None and obj in session:
+            session.expunge(obj)
 
 
 def _build(session: Session, now: datetime, today: date, snap: snapshot.Snapshot, exact: bool = True) -> Dashboard:

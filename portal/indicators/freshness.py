@@ -172,9 +172,24 @@ def _after_commit(session: Session) -> None:
         session.info[COMMITTED] = True
 
 
-def _after_rollback(session: Session) -> None:
+# A savepoint rolled back (a get-or-create that lost its race, a failed flush inside one) undoes only its own part:
+# what the enclosing transaction changed before it still moves the figures at the commit. Only the outermost
+# transaction's rollback forgets them.
+
+def _forget(session: Session) -> None:
     session.info.pop(DETECTED, None)
     session.info.pop(PENDING, None)
+
+
+def _after_rollback(session: Session) -> None:
+    enclosing = session.get_transaction()
+    if enclosing is None or not enclosing.is_active:
+        _forget(session)
+
+
+def _after_soft_rollback(session: Session, previous: Any) -> None:
+    if previous.parent is None:
+        _forget(session)
 
 
 def register(engine: sa.Engine) -> None:
@@ -186,7 +201,7 @@ def register(engine: sa.Engine) -> None:
         event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_rollback", _after_rollback)
-        event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))
+        event.listen(Session, "after_soft_rollback", _after_soft_rollback)
         _REGISTERED = True
 
 
