@@ -39,6 +39,18 @@ def _now(monkeypatch) -> None:
     monkeypatch.setattr(clock, "now", lambda: datetime.now(UTC))
 
 
+def _monitor_in_english(app, session, world, monkeypatch):
+    """The built world (tests.test_indicators.build), today's clock, and a client signed in as the monitor, in
+    English."""
+    build(app, session, world, monkeypatch)
+    _now(monkeypatch)
+    world.users["monitor"].preferred_language = "en"
+    session.commit()
+    client = app.test_client()
+    login(client, world.users["monitor"])
+    return client
+
+
 def _version(session) -> int:
     session.expire_all()
     return freshness.current(session)
@@ -242,12 +254,7 @@ def test_dashboard_and_api_read_freshness_in_one_statement_whatever_the_data(app
 
 
 def test_the_xlsx_says_when_its_figures_are_from(app, session, world, monkeypatch):
-    build(app, session, world, monkeypatch)
-    _now(monkeypatch)
-    world.users["monitor"].preferred_language = "en"
-    session.commit()
-    client = app.test_client()
-    login(client, world.users["monitor"])
+    client = _monitor_in_english(app, session, world, monkeypatch)
     response = client.get("/indicators/observations.xlsx?from=2025-01&to=2025-12")
     assert response.status_code == 200
     version = _version(session)
@@ -374,12 +381,7 @@ def test_the_version_read_with_the_user_serves_until_the_session_changes_somethi
 def test_a_forced_refresh_is_a_new_data_version_and_the_kept_dashboard_follows(app, session, world, monkeypatch):
     """`refresh-indicators --force` (new code, a repair): the data version moves, so no worker keeps serving the
     answers it computed before."""
-    build(app, session, world, monkeypatch)
-    _now(monkeypatch)
-    world.users["monitor"].preferred_language = "en"
-    session.commit()
-    client = app.test_client()
-    login(client, world.users["monitor"])
+    client = _monitor_in_english(app, session, world, monkeypatch)
     before = re.search(r"data version (\d+)", client.get("/indicators").get_data(as_text=True)).group(1)
     with app.test_request_context():
         run = snapshot.refresh(session, force=True)

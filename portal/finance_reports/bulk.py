@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell.cell import TYPE_FORMULA, TYPE_STRING
+from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
@@ -203,17 +203,8 @@ def _sheet(workbook: Any, name: str, expected: list[tuple[str, str]], reader: _R
                     reader.problem(name, 1, "", _("The column “%(label)s [%(key)s]” is missing.", label=label, key=key),
                                    True)
             continue
-        values: dict[str, Any] = {"_row": number}
-        for index, (key, cell) in enumerate(zip(keys, cells, strict=False)):
-            value = cell.value
-            if cell.data_type == TYPE_FORMULA or (isinstance(value, str) and value.startswith("=")):
-                reader.problem(name, number, key or get_column_letter(index + 1),
-                               _("Formulas are not accepted: type the value itself."))
-                values.setdefault("_formula", set()).add(key)
-                continue
-            if key and key not in INFORMATIONAL:
-                values[key] = value
-        if any(v not in (None, "") for k, v in values.items() if not k.startswith("_")) or "_formula" in values:
+        values = xlsx_reader.record(name, number, keys, cells, INFORMATIONAL, reader.problem)
+        if values is not None:
             records.append(values)
     if not keys:
         reader.problem(name, 1, "", _("The sheet is empty: its first row must hold the column headers."), True)

@@ -19,7 +19,6 @@ from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from openpyxl.cell.cell import TYPE_FORMULA
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
@@ -200,18 +199,8 @@ def _read_sheets(workbook: Any, reader: _Reader) -> dict[str, list[dict[str, Any
             if number == 1:
                 keys = _header(name, cells, expected[name], reader)
                 continue
-            values: dict[str, Any] = {"_row": number}
-            for index, (key, cell) in enumerate(zip(keys, cells, strict=False)):
-                value = cell.value
-                if cell.data_type == TYPE_FORMULA or (isinstance(value, str) and value.startswith("=")):
-                    reader.problem(name, number, key or get_column_letter(index + 1),
-                                   _("Formulas are not accepted: type the value itself."))
-                    values[key] = None
-                    values.setdefault("_formula", set()).add(key)
-                    continue
-                if key and key not in INFORMATIONAL:
-                    values[key] = value
-            if any(v not in (None, "") for k, v in values.items() if not k.startswith("_")) or "_formula" in values:
+            values = xlsx_reader.record(name, number, keys, cells, INFORMATIONAL, reader.problem)
+            if values is not None:
                 found.append(values)
         if not keys:
             reader.problem(name, 1, "", _("The sheet is empty: its first row must hold the column headers."), True)

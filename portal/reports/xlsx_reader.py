@@ -15,11 +15,13 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from openpyxl.cell.cell import TYPE_FORMULA
+from openpyxl.utils import get_column_letter
 
 from portal import i18n
 
@@ -142,3 +144,23 @@ def rows(sheet: Any) -> Iterator[tuple[int, tuple]]:
         raise
     except Exception:
         raise Refused(_("The XLSX file cannot be read: it may be damaged. Save it again and upload it.")) from None
+
+
+def record(sheet: str, number: int, keys: list[str], cells: tuple, informational: set[str] | frozenset[str],
+           problem: Callable[[str, int, str, str], None]) -> dict[str, Any] | None:
+    """One data row of a bulk upload as a record keyed by column key (`_row`: its number), or None when it is empty.
+    A formula is never evaluated: the cell is refused through `problem`, its value kept as None and its key listed
+    in `_formula`. Informational columns (shown in the template, never imported) and unknown ones are left out."""
+    values: dict[str, Any] = {"_row": number}
+    for index, (key, cell) in enumerate(zip(keys, cells, strict=False)):
+        value = cell.value
+        if cell.data_type == TYPE_FORMULA or (isinstance(value, str) and value.startswith("=")):
+            problem(sheet, number, key or get_column_letter(index + 1), _("Formulas are not accepted: type the value itself."))
+            values[key] = None
+            values.setdefault("_formula", set()).add(key)
+            continue
+        if key and key not in informational:
+            values[key] = value
+    if any(v not in (None, "") for k, v in values.items() if not k.startswith("_")) or "_formula" in values:
+        return values
+    return None
